@@ -1,0 +1,2 @@
+export { ManualDriver, type HookCall, type ManualDriverOptions } from "./manual-driver.js";
+export { MemoryNetwork, type MemoryListenOptions } from "./memory-network.js";

@@ -1,0 +1,723 @@
+/**
+ * One connection (lws's wsi): a transport, the role it is in (server handshake, client
+ * handshake, WebSocket) and what it owes. The context calls service() with the readiness
+ * a loop reported; everything else here is the user-facing API of a connection.
+ *
+ * Write readiness is a ladder (design notes): a partial write is finished first, then
+ * the frames the library owes (close, pong, validity ping), then the user's WRITEABLE.
+ */
+import { CloseCode } from "../core/close-codes.js";
+import { PeerError, usage, type WsloopUsageError } from "../core/errors.js";
+import { Opcode } from "../core/frame.js";
+import type { HeaderList } from "../core/http/headers.js";
+import type { NegotiatedExtension } from "../core/handshake/extension.js";
+import { WsSession, type FragmentInfo, type WsSessionEvents } from "../core/ws-session.js";
+import type { Context } from "./context.js";
+import type { CallbackEvent, CallbackResult, CloseData } from "./events.js";
+import { POLLERR, POLLHUP, POLLIN, POLLOUT } from "./pollfd.js";
+import type { ProtocolDefinition } from "./protocol.js";
+import { Timer } from "./timer-queue.js";
+import { END_OF_STREAM, type PeerAddress, type Transport } from "./transport.js";
+import type { Vhost } from "./vhost.js";
+import type { HandshakeRole } from "./handshake-role.js";
+
+export type ConnectionState =
+  /** Client: the transport is still connecting. */
+  | "connecting"
+  /** Reading the server's upgrade request, or (client) waiting for the 101. */
+  | "handshake"
+  | "established"
+  /** The close handshake has begun. */
+  | "closing"
+  | "closed";
+
+/** Kinds of user write, lws's LWS_WRITE_TEXT / BINARY / CONTINUATION / PING. */
+export type WriteKind = "text" | "binary" | "continuation" | "ping";
+
+export interface WriteOptions {
+  /** false leaves the message open: continue it with kind "continuation". Default true. */
+  fin?: boolean;
+}
+
+let nextConnectionId = 1;
+
+export class Connection<U = unknown> implements WsSessionEvents {
+  readonly id = nextConnectionId++;
+  /** The per-connection user data (lws's per_session_data); made when the protocol is bound. */
+  userData!: U;
+  /** The protocol this connection is bound to; for servers, settled by the handshake. */
+  protocol: ProtocolDefinition<U>;
+  /** The subprotocol agreed in the handshake, or null when none was. */
+  subprotocol: string | null = null;
+  /** The request path (server) or the path asked for (client). */
+  path = "";
+  /** Extensions agreed in the handshake. */
+  extensions: readonly NegotiatedExtension[] = [];
+
+  /** @internal */ session: WsSession | null = null;
+  /** @internal */ handshake: HandshakeRole | null = null;
+  private stateValue: ConnectionState;
+  private headersValue: HeaderList | null = null;
+
+  // Output: bytes the transport did not take yet, in order.
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  /** Close the transport once `pending` drains (a rejected handshake, a finished close). */
+  private endAfterFlush = false;
+
+  // Input held back by rx flow control (or by a paused session), delivered on resume.
+  private heldInput: Buffer | null = null;
+  private rxEnabled = true;
+
+  private writeableRequested = false;
+  private inWriteable = false;
+  private wroteInWriteable = false;
+  private validityPingOwed = false;
+  private wasEstablished = false;
+  private closeInfo: CloseData | null = null;
+  private eventsValue = 0;
+
+  // Timers: one for the current state's deadline (handshake, connect, close-wait),
+  // one for traffic (idle and validity), one for the user (TIMER).
+  private readonly stateTimer: Timer;
+  private readonly activityTimer: Timer;
+  private readonly userTimer: Timer;
+  private stateTimeoutCause = "";
+  private lastRx = 0;
+  private lastTraffic = 0;
+  private pingSentAt = Number.NaN;
+
+  constructor(
+    readonly context: Context,
+    readonly vhost: Vhost,
+    readonly role: "server" | "client",
+    /** @internal */ readonly transport: Transport,
+    readonly fd: number,
+    initialProtocol: ProtocolDefinition<U>,
+  ) {
+    this.protocol = initialProtocol;
+    this.stateValue = role === "client" && transport.connecting ? "connecting" : "handshake";
+    this.stateTimer = new Timer(() => this.onStateTimeout());
+    this.activityTimer = new Timer(() => this.onActivityTimer());
+    this.userTimer = new Timer(() => this.emitConnection({ reason: "TIMER", connection: this }));
+  }
+
+  // ---- public API ----------------------------------------------------------------------
+
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  /** The peer's address, as the transport reports it. */
+  get peer(): PeerAddress | null {
+    return this.transport.remote;
+  }
+
+  /**
+   * Request headers (server) or response headers (client) of the upgrade. Available
+   * until the ESTABLISHED callback returns, then dropped to save memory (as lws does).
+   */
+  get headers(): HeaderList | null {
+    return this.headersValue;
+  }
+
+  /** Bytes written to this connection that the transport has not taken yet. */
+  get bufferedAmount(): number {
+    return this.pendingBytes;
+  }
+
+  /** Poll events this connection currently asks for. */
+  get events(): number {
+    return this.eventsValue;
+  }
+
+  get rxFlowEnabled(): boolean {
+    return this.rxEnabled;
+  }
+
+  /**
+   * Ask for one WRITEABLE callback (lws_callback_on_writable). Returns false when the
+   * connection can no longer be written (closing or closed).
+   */
+  requestWriteable(): boolean {
+    if (this.stateValue === "closed" || this.stateValue === "closing") return false;
+    if (!this.writeableRequested) {
+      this.writeableRequested = true;
+      this.context.markDirty(this);
+    }
+    return true;
+  }
+
+  /**
+   * Write one frame (or one whole message) from inside a WRITEABLE callback — once per
+   * callback, as lws requires. A string is sent as text, bytes as binary, unless `kind`
+   * says otherwise. What the transport does not take at once is buffered and finished
+   * before the next WRITEABLE.
+   */
+  write(data: string | Uint8Array, kind?: WriteKind, options: WriteOptions = {}): void {
+    if (this.stateValue !== "established") {
+      throw this.closedError("write");
+    }
+    if (!this.inWriteable) {
+      throw usage(
+        "WRITE_OUTSIDE_WRITEABLE",
+        "write() is only allowed inside a WRITEABLE callback: call requestWriteable() and write when it comes",
+      );
+    }
+    if (this.wroteInWriteable) {
+      throw usage(
+        "SECOND_WRITE_IN_WRITEABLE",
+        "only one write per WRITEABLE callback: call requestWriteable() again for the next",
+      );
+    }
+    const payload = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+    const resolved = kind ?? (typeof data === "string" ? "text" : "binary");
+    const out: Uint8Array[] = [];
+    const session = this.session!;
+    let bytes: number;
+    if (resolved === "ping") bytes = session.encodePing(out, payload);
+    else bytes = session.encodeData(out, opcodeOf(resolved), payload, options.fin ?? true);
+    this.wroteInWriteable = true;
+    this.noteTraffic(false);
+    this.writeOut(out, bytes);
+  }
+
+  /**
+   * Close politely: a close frame with `code` and `reason`, then the close handshake.
+   * Before the connection is established it is simply dropped. Closing twice is harmless.
+   */
+  close(code: number = CloseCode.NORMAL, reason = ""): void {
+    if (this.stateValue === "closed") return;
+    if (this.session && (this.stateValue === "established" || this.stateValue === "closing")) {
+      this.session.close(code, reason); // validates code and reason, throws on misuse
+      this.stateValue = "closing";
+      this.writeableRequested = false;
+      this.context.markDirty(this);
+      return;
+    }
+    if (this.role === "client" && !this.wasEstablished) {
+      this.failClient(new Error(reason || "closed by the user before the connection was established"));
+      return;
+    }
+    this.finish({ code: CloseCode.ABNORMAL, closeReason: reason || "closed before the handshake completed", clean: false });
+  }
+
+  /**
+   * rx flow control (lws_rx_flow_control): false stops reading this connection, so TCP
+   * pushes back on the sender; true resumes, delivering what was held first.
+   */
+  setRxFlowControl(enabled: boolean): void {
+    if (enabled === this.rxEnabled) return;
+    this.rxEnabled = enabled;
+    if (enabled) {
+      this.session?.resumeRx();
+      if (this.heldInput) this.context.markForced(this);
+    } else {
+      this.session?.pauseRx();
+    }
+    this.context.markDirty(this);
+  }
+
+  /** Schedule a TIMER callback after `ms` (lws_set_timer_usecs); null cancels. */
+  setTimer(ms: number | null): void {
+    if (ms === null) {
+      this.context.timers.cancel(this.userTimer);
+      return;
+    }
+    if (!(ms >= 0)) throw usage("INVALID_ARGUMENT", `timer delay must be a non-negative number of ms, got ${ms}`);
+    if (this.stateValue === "closed") throw this.closedError("setTimer");
+    this.context.timers.arm(this.userTimer, this.context.clock.now() + ms);
+  }
+
+  // ---- service (called by the context) ---------------------------------------------------
+
+  /** @internal Handle readiness reported by the loop. */
+  service(revents: number): void {
+    if (this.stateValue === "connecting") {
+      if (revents & (POLLERR | POLLHUP) || this.transport.error) {
+        this.failClient(this.transport.error ?? new Error("connection failed"));
+        return;
+      }
+      if (revents & POLLOUT && !this.transport.connecting) this.handshake!.onConnected();
+      return;
+    }
+    if (revents & POLLOUT) this.serviceWrite();
+    if (this.isClosed) return;
+    if (revents & POLLIN || this.heldInput) this.serviceRead();
+    if (this.isClosed) return;
+    if (revents & POLLERR) {
+      this.onTransportGone(this.transport.error?.message ?? "transport error");
+    } else if (revents & POLLHUP && !(revents & POLLIN)) {
+      this.onTransportGone("peer hung up");
+    }
+  }
+
+  /** A method, not a narrowed field read: callbacks run above may have closed us. */
+  private get isClosed(): boolean {
+    return this.stateValue === "closed";
+  }
+
+  /** @internal Forced service: deliver input held while rx was off. */
+  serviceForced(): void {
+    if (this.stateValue === "closed") return;
+    if (this.heldInput && this.rxEnabled) this.serviceRead();
+  }
+
+  /** @internal Poll events this connection should be polled for now. */
+  wantedEvents(): number {
+    switch (this.stateValue) {
+      case "closed":
+        return 0;
+      case "connecting":
+        return POLLOUT;
+      default: {
+        let events = 0;
+        if (this.rxEnabled && !this.endAfterFlush) events |= POLLIN;
+        if (this.pendingBytes > 0 || this.endAfterFlush || this.validityPingOwed) events |= POLLOUT;
+        else if (this.session?.hasOwedFrames) events |= POLLOUT;
+        else if (this.writeableRequested && this.stateValue === "established") events |= POLLOUT;
+        return events;
+      }
+    }
+  }
+
+  /** @internal The context records what the hooks were told. */
+  setEvents(events: number): void {
+    this.eventsValue = events;
+  }
+
+  /** @internal Needs forced service? */
+  get hasHeldInput(): boolean {
+    return this.heldInput !== null && this.rxEnabled;
+  }
+
+  // ---- reading -----------------------------------------------------------------------
+
+  private serviceRead(): void {
+    let chunk: Buffer | null | typeof END_OF_STREAM;
+    if (this.heldInput) {
+      if (!this.rxEnabled) return;
+      chunk = this.heldInput;
+      this.heldInput = null;
+    } else {
+      if (!this.rxEnabled || this.endAfterFlush) return;
+      chunk = this.transport.read();
+      if (chunk === null) return;
+      if (chunk === END_OF_STREAM) {
+        this.onTransportGone("peer closed the connection");
+        return;
+      }
+    }
+    this.noteTraffic(true);
+    this.feed(chunk);
+  }
+
+  /** @internal Feed bytes to whichever role is current. */
+  feed(chunk: Buffer): void {
+    if (this.session) {
+      const session = this.session;
+      const consumed = session.receive(chunk);
+      // A paused parser may hold back the end of a frame even when every byte was
+      // consumed, so the (possibly empty) rest is kept and fed again on resume.
+      if (session.rxPaused && !session.inputDone && this.stateValue !== "closed") {
+        this.heldInput = chunk.subarray(consumed);
+      } else if (session.inputDone) {
+        this.heldInput = null;
+      }
+      this.context.markDirty(this);
+      return;
+    }
+    this.handshake?.onData(chunk);
+  }
+
+  // ---- writing -----------------------------------------------------------------------
+
+  /** @internal Hand chunks to the transport; keep what it does not take, in order. */
+  writeOut(chunks: Uint8Array[], bytes: number): void {
+    if (bytes === 0) return;
+    if (this.pendingBytes > 0) {
+      for (const c of chunks) this.pending.push(c);
+      this.pendingBytes += bytes;
+      this.context.markDirty(this);
+      return;
+    }
+    const taken = this.transport.write(chunks);
+    if (taken < bytes) {
+      this.keepUnwritten(chunks, taken, bytes);
+      this.context.markDirty(this);
+    }
+  }
+
+  private keepUnwritten(chunks: Uint8Array[], taken: number, bytes: number): void {
+    let skip = taken;
+    let i = 0;
+    while (skip > 0 && skip >= chunks[i]!.length) skip -= chunks[i++]!.length;
+    const rest = i === 0 && skip === 0 ? chunks : chunks.slice(i);
+    if (skip > 0) rest[0] = rest[0]!.subarray(skip);
+    this.pending = rest;
+    this.pendingBytes = bytes - taken;
+  }
+
+  /** Returns true when nothing is left pending. */
+  private flushPending(): boolean {
+    if (this.pendingBytes === 0) return true;
+    const chunks = this.pending;
+    const bytes = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    const taken = this.transport.write(chunks);
+    if (taken < bytes) {
+      this.keepUnwritten(chunks, taken, bytes);
+      return false;
+    }
+    return true;
+  }
+
+  private serviceWrite(): void {
+    // Rung 1: finish the partial write.
+    if (!this.flushPending()) return;
+    if (this.endAfterFlush) {
+      this.endTransport();
+      return;
+    }
+    const session = this.session;
+    if (!session) return;
+    // Rung 2: frames the library owes.
+    if (session.hasOwedFrames || this.validityPingOwed) {
+      const out: Uint8Array[] = [];
+      let bytes = 0;
+      if (this.validityPingOwed) {
+        this.validityPingOwed = false;
+        if (!session.closing) bytes += session.encodePing(out);
+      }
+      const wasClosing = session.closing;
+      bytes += session.takeOwedFrames(out);
+      this.writeOut(out, bytes);
+      if (session.closing && !wasClosing) this.stateValue = "closing";
+      if (this.afterOwedFrames()) return;
+      if (this.pendingBytes > 0) return;
+    }
+    // Rung 3: the user's WRITEABLE.
+    if (this.writeableRequested && this.stateValue === "established") {
+      this.writeableRequested = false;
+      this.inWriteable = true;
+      this.wroteInWriteable = false;
+      try {
+        this.emitConnection({ reason: this.role === "server" ? "SERVER_WRITEABLE" : "CLIENT_WRITEABLE", connection: this });
+      } finally {
+        this.inWriteable = false;
+      }
+    }
+  }
+
+  /** After a close frame went out: decide whether we are done. Returns true if the connection ended. */
+  private afterOwedFrames(): boolean {
+    const session = this.session!;
+    if (session.state === "closed") {
+      // Both closes exchanged, or we failed the peer: the server ends the TCP connection
+      // first (RFC 6455 §7.1.1); a client waits a while for the server to do it.
+      if (this.role === "server" || !session.receivedClose) {
+        this.endAfterFlush = true;
+        if (this.pendingBytes === 0) {
+          this.endTransport();
+          return true;
+        }
+      } else {
+        this.armStateTimer(this.vhost.timeouts.closeWaitMs, "server did not end the connection after the close handshake");
+      }
+      return false;
+    }
+    if (session.closing && !session.receivedClose) {
+      this.armStateTimer(this.vhost.timeouts.closeWaitMs, "peer did not answer our close frame");
+    }
+    return false;
+  }
+
+  private endTransport(): void {
+    this.transport.end();
+    this.finish(this.closeInfo ?? { code: CloseCode.ABNORMAL, closeReason: "", clean: false });
+  }
+
+  // ---- session events ------------------------------------------------------------------
+
+  /** @internal */
+  onMessage(data: Buffer, binary: boolean): void {
+    this.emitReceive(data, binary, true, true, 0);
+  }
+
+  /** @internal */
+  onFragment(data: Buffer, info: FragmentInfo): void {
+    this.emitReceive(data, info.binary, info.first, info.final, info.remaining);
+  }
+
+  private emitReceive(data: Buffer, binary: boolean, first: boolean, final: boolean, remaining: number): void {
+    if (this.stateValue !== "established" && this.stateValue !== "closing") return;
+    this.emitConnection({
+      reason: this.role === "server" ? "RECEIVE" : "CLIENT_RECEIVE",
+      connection: this,
+      data,
+      binary,
+      first,
+      final,
+      remaining,
+    });
+  }
+
+  /** @internal */
+  onPing(): void {
+    this.context.markDirty(this);
+  }
+
+  /** @internal */
+  onPong(payload: Buffer): void {
+    this.pingSentAt = Number.NaN;
+    this.emitConnection({ reason: this.role === "server" ? "RECEIVE_PONG" : "CLIENT_RECEIVE_PONG", connection: this, data: payload });
+  }
+
+  /** @internal */
+  onClose(code: number, reason: string, initiatedByPeer: boolean): void {
+    this.closeInfo = { code, closeReason: reason, clean: true };
+    this.heldInput = null;
+    if (initiatedByPeer) {
+      this.stateValue = "closing";
+      this.writeableRequested = false;
+      this.emitConnection({ reason: "WS_PEER_INITIATED_CLOSE", connection: this, code, closeReason: reason });
+    } else {
+      this.context.timers.cancel(this.stateTimer);
+      // Our close was answered: a server ends now; a client waits for the server's end.
+      if (this.session!.state === "closed") {
+        if (this.role === "server") {
+          this.endAfterFlush = true;
+        } else {
+          this.armStateTimer(this.vhost.timeouts.closeWaitMs, "server did not end the connection after the close handshake");
+        }
+      }
+    }
+    this.context.markDirty(this);
+  }
+
+  /** @internal */
+  onPeerError(error: PeerError, tooLarge: { kind: "frame" | "message"; size: number; limit: number } | null): void {
+    this.context.logger.info(`connection ${this.id}: ${error.message} (closing with ${error.closeCode})`);
+    this.closeInfo = { code: error.closeCode, closeReason: error.message, clean: false, error };
+    this.stateValue = "closing";
+    this.writeableRequested = false;
+    this.heldInput = null;
+    if (tooLarge) {
+      this.emitConnection({ reason: "RECEIVE_TOO_LARGE", connection: this, ...tooLarge });
+    }
+    this.context.markDirty(this);
+  }
+
+  // ---- handshake results (called by the handshake roles) -------------------------------------
+
+  /** @internal The handshake succeeded: switch to the WebSocket role. */
+  establish(session: WsSession, rest: Buffer | null): void {
+    this.session = session;
+    this.handshake = null;
+    this.stateValue = "established";
+    this.wasEstablished = true;
+    this.context.timers.cancel(this.stateTimer);
+    const now = this.context.clock.now();
+    this.lastRx = now;
+    this.lastTraffic = now;
+    this.armActivityTimer();
+    const closeRequested = this.emitConnection({ reason: this.role === "server" ? "ESTABLISHED" : "CLIENT_ESTABLISHED", connection: this });
+    this.headersValue = null;
+    if (closeRequested || this.stateValue !== "established") {
+      this.context.markDirty(this);
+      return;
+    }
+    if (rest && rest.length > 0) this.feed(rest);
+    this.context.markDirty(this);
+  }
+
+  /** @internal Handshake bookkeeping for the roles. */
+  setHeaders(headers: HeaderList | null): void {
+    this.headersValue = headers;
+  }
+
+  /** @internal */
+  bindProtocol(protocol: ProtocolDefinition<U>): void {
+    this.protocol = protocol;
+    this.userData = protocol.createUserData ? protocol.createUserData(this) : (undefined as U);
+  }
+
+  /** @internal Send bytes and close once they are out (a refused handshake). */
+  respondAndEnd(bytes: Buffer): void {
+    this.endAfterFlush = true;
+    this.writeOut([bytes], bytes.length);
+    if (this.pendingBytes === 0) this.endTransport();
+    else this.context.markDirty(this);
+  }
+
+  /** @internal Client-side failure before establishment: CLIENT_CONNECTION_ERROR, then gone. */
+  failClient(error: Error): void {
+    if (this.stateValue === "closed") return;
+    this.stateValue = "closed";
+    this.cancelTimers();
+    this.transport.destroy();
+    this.context.removeConnection(this);
+    this.context.logger.info(`client connection ${this.id} failed: ${error.message}`);
+    this.emitConnection({ reason: "CLIENT_CONNECTION_ERROR", connection: this, cause: error.message, error });
+  }
+
+  /** @internal Client: the transport connected; the upgrade request goes out. */
+  enterHandshake(): void {
+    if (this.stateValue === "connecting") this.stateValue = "handshake";
+    this.context.markDirty(this);
+  }
+
+  /** @internal */
+  armStateTimer(ms: number, cause: string): void {
+    this.stateTimeoutCause = cause;
+    if (ms > 0) this.context.timers.arm(this.stateTimer, this.context.clock.now() + ms);
+  }
+
+  // ---- endings -----------------------------------------------------------------------
+
+  private onTransportGone(why: string): void {
+    if (this.stateValue === "closed") return;
+    if (this.role === "client" && !this.wasEstablished) {
+      this.failClient(new Error(`${why} during the opening handshake`));
+      return;
+    }
+    if (this.closeInfo?.clean && this.session?.state === "closed") {
+      this.transport.destroy();
+      this.finish(this.closeInfo);
+      return;
+    }
+    this.transport.destroy();
+    this.finish({ code: CloseCode.ABNORMAL, closeReason: why, clean: false, ...(this.closeInfo?.error ? { error: this.closeInfo.error } : {}) });
+  }
+
+  private onStateTimeout(): void {
+    const cause = this.stateTimeoutCause;
+    this.context.logger.info(`connection ${this.id}: timed out: ${cause}`);
+    if (this.role === "client" && !this.wasEstablished) {
+      this.failClient(new Error(`timed out: ${cause}`));
+      return;
+    }
+    this.transport.destroy();
+    if (this.closeInfo?.clean && this.session?.state === "closed") this.finish(this.closeInfo);
+    else this.finish({ code: CloseCode.ABNORMAL, closeReason: `timed out: ${cause}`, clean: false });
+  }
+
+  private onActivityTimer(): void {
+    if (this.stateValue !== "established") return;
+    const t = this.vhost.timeouts;
+    const now = this.context.clock.now();
+    if (t.idleMs > 0 && now - this.lastTraffic >= t.idleMs) {
+      this.close(CloseCode.GOING_AWAY, "idle timeout");
+      return;
+    }
+    if (t.pingIntervalMs > 0) {
+      if (!Number.isNaN(this.pingSentAt)) {
+        if (this.lastRx <= this.pingSentAt && now - this.pingSentAt >= t.pongTimeoutMs) {
+          this.transport.destroy();
+          this.finish({ code: CloseCode.ABNORMAL, closeReason: `no reply to a ping within ${t.pongTimeoutMs} ms`, clean: false });
+          return;
+        }
+        if (this.lastRx > this.pingSentAt) this.pingSentAt = Number.NaN;
+      }
+      if (Number.isNaN(this.pingSentAt) && now - this.lastRx >= t.pingIntervalMs) {
+        this.validityPingOwed = true;
+        this.pingSentAt = now;
+        this.context.markDirty(this);
+      }
+    }
+    this.armActivityTimer();
+  }
+
+  private armActivityTimer(): void {
+    const t = this.vhost.timeouts;
+    let deadline = Number.POSITIVE_INFINITY;
+    if (t.idleMs > 0) deadline = this.lastTraffic + t.idleMs;
+    if (t.pingIntervalMs > 0) {
+      const next = Number.isNaN(this.pingSentAt) ? this.lastRx + t.pingIntervalMs : this.pingSentAt + t.pongTimeoutMs;
+      deadline = Math.min(deadline, next);
+    }
+    if (deadline !== Number.POSITIVE_INFINITY) this.context.timers.arm(this.activityTimer, deadline);
+  }
+
+  /** Traffic keeps idle and validity timers away; the timer checks lazily, so this is cheap. */
+  private noteTraffic(rx: boolean): void {
+    const t = this.vhost.timeouts;
+    if (t.idleMs === 0 && t.pingIntervalMs === 0) return;
+    const now = this.context.clock.now();
+    this.lastTraffic = now;
+    if (rx) this.lastRx = now;
+  }
+
+  /** @internal The one place a connection ends: timers off, descriptor gone, CLOSED told. */
+  finish(info: CloseData): void {
+    if (this.stateValue === "closed") return;
+    this.stateValue = "closed";
+    this.cancelTimers();
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.heldInput = null;
+    this.context.removeConnection(this);
+    if (this.wasEstablished) {
+      this.emitConnection({ reason: this.role === "server" ? "CLOSED" : "CLIENT_CLOSED", connection: this, ...info });
+    } else if (this.role === "client") {
+      this.emitConnection({ reason: "CLIENT_CONNECTION_ERROR", connection: this, cause: info.closeReason, error: new Error(info.closeReason) });
+    }
+  }
+
+  private cancelTimers(): void {
+    const timers = this.context.timers;
+    timers.cancel(this.stateTimer);
+    timers.cancel(this.activityTimer);
+    timers.cancel(this.userTimer);
+  }
+
+  // ---- callbacks -----------------------------------------------------------------------
+
+  /**
+   * Run the protocol callback for a connection event. A non-zero result closes the
+   * connection politely; a throw closes it with 1011 and is logged. Returns true when
+   * the callback asked to close (or threw).
+   */
+  emitConnection(event: CallbackEvent<U>): boolean {
+    let result: CallbackResult;
+    try {
+      result = this.protocol.callback(event);
+    } catch (error) {
+      this.context.logger.err(
+        `protocol "${this.protocol.name}" callback threw on ${event.reason} (connection ${this.id}): ${describe(error)}`,
+      );
+      this.closeAfterCallback(CloseCode.INTERNAL_ERROR, "internal error", event.reason);
+      return true;
+    }
+    if (result === undefined || result === 0 || result === false) return false;
+    this.closeAfterCallback(CloseCode.NORMAL, "", event.reason);
+    return true;
+  }
+
+  private closeAfterCallback(code: number, reason: string, during: string): void {
+    if (this.stateValue === "closed") return;
+    if (during === "CLOSED" || during === "CLIENT_CLOSED" || during === "CLIENT_CONNECTION_ERROR") return;
+    if (this.stateValue === "established" || this.stateValue === "closing") {
+      if (!this.session!.closing) this.close(code, reason);
+      return;
+    }
+    // Before the WebSocket exists, the handshake role acts on emitConnection's result.
+  }
+
+  private closedError(what: string): WsloopUsageError {
+    const state = this.stateValue;
+    if (state === "closed" || state === "closing") {
+      return usage("CONNECTION_CLOSED", `${what}() on connection ${this.id}, which is ${state}`);
+    }
+    return usage("INVALID_STATE", `${what}() on connection ${this.id} before it is established (state ${state})`);
+  }
+}
+
+function opcodeOf(kind: Exclude<WriteKind, "ping">): number {
+  return kind === "text" ? Opcode.TEXT : kind === "binary" ? Opcode.BINARY : Opcode.CONTINUATION;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}

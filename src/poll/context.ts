@@ -1,0 +1,428 @@
+/**
+ * The context (lws_context): vhosts, connections, a descriptor table and one timer
+ * queue. It never waits and never owns a loop. A loop learns what to poll through the
+ * hooks (lws's ADD / DEL / CHANGE_MODE_POLL_FD) and hands readiness back through
+ * serviceFd(); adjustTimeout() and servicePending() cover the work that no network event
+ * will announce (lws's forced service) and the timers.
+ *
+ * Every descriptor the context needs polled is announced through the hooks, the
+ * cancel-service wake-up source included: the hooks are the whole truth.
+ */
+import { usage } from "../core/errors.js";
+import { PooledMaskSource, type MaskSource } from "../core/mask-source.js";
+import { ClientUpgrade } from "./client-upgrade.js";
+import { monotonicClock, type Clock } from "./clock.js";
+import { resolveConnectInfo, type ConnectInfo } from "./connect-info.js";
+import { Connection } from "./connection.js";
+import type { ContextEvents, PollHooks } from "./events.js";
+import { Logger, type LoggerOptions } from "./logger.js";
+import { POLLIN, type PollFd } from "./pollfd.js";
+import { ServerUpgrade } from "./server-upgrade.js";
+import { TimerQueue } from "./timer-queue.js";
+import type { Dialer, Pollable, Transport } from "./transport.js";
+import { Vhost, type VhostDefinition } from "./vhost.js";
+import { WakeSource } from "./wake-source.js";
+
+export interface ContextOptions {
+  vhosts: readonly VhostDefinition[];
+  /** The external-poll hooks. A loop adapter passes its own; embedders pass theirs. */
+  hooks?: PollHooks;
+  /** Where time comes from. Default: the process's monotonic clock. */
+  clock?: Clock;
+  logger?: Logger | LoggerOptions;
+  /** How client connections get a transport. Loops provide one. */
+  dialer?: Dialer;
+  /** Mask keys for client frames. Default: crypto-random, pooled. */
+  maskSource?: MaskSource;
+}
+
+export interface AdoptOptions {
+  /** The vhost that serves it. Default: the first. */
+  vhost?: string;
+}
+
+// Connections of every protocol live here; each one's user-data type is its protocol's.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyConnection = Connection<any>;
+
+/** A descriptor's entry: what it is and what it was last polled for. */
+interface Descriptor {
+  fd: number;
+  events: number;
+  vhost: Vhost;
+  connection: AnyConnection | null;
+  pollable: Pollable;
+}
+
+export class Context {
+  readonly vhosts: readonly Vhost[];
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** @internal */ readonly timers = new TimerQueue();
+  /** @internal */ readonly maskSource: MaskSource;
+  /** The descriptor of the cancel-service wake-up source, announced through the add hook. */
+  readonly wakeFd: number;
+
+  private readonly hooks: PollHooks | null;
+  private readonly dialer: Dialer | null;
+  private readonly descriptors = new Map<number, Descriptor>();
+  private readonly freeFds: number[] = [];
+  private nextFd = 3;
+  private readonly wake = new WakeSource();
+  private readonly forced = new Set<AnyConnection>();
+  private dirty: AnyConnection[] = [];
+  private servicing = 0;
+  private destroyed = false;
+
+  constructor(options: ContextOptions) {
+    if (options.vhosts.length === 0) throw usage("INVALID_ARGUMENT", "a context needs at least one vhost");
+    this.clock = options.clock ?? monotonicClock;
+    this.logger = options.logger instanceof Logger ? options.logger : new Logger(options.logger);
+    this.hooks = options.hooks ?? null;
+    this.dialer = options.dialer ?? null;
+    this.maskSource = options.maskSource ?? new PooledMaskSource();
+    const names = new Set<string>();
+    this.vhosts = options.vhosts.map((definition) => {
+      const vhost = new Vhost(this, definition);
+      if (names.has(vhost.name)) throw usage("INVALID_ARGUMENT", `two vhosts are named "${vhost.name}"`);
+      names.add(vhost.name);
+      return vhost;
+    });
+    this.wakeFd = this.addDescriptor(this.vhosts[0]!, null, this.wake, POLLIN);
+    for (const vhost of this.vhosts) this.emitToVhost(vhost, { reason: "PROTOCOL_INIT", vhost }, true);
+  }
+
+  /** The vhost of that name, or the first. */
+  vhost(name?: string): Vhost {
+    if (name === undefined) return this.vhosts[0]!;
+    const vhost = this.vhosts.find((v) => v.name === name);
+    if (!vhost) {
+      throw usage("UNKNOWN_VHOST", `no vhost is named "${name}" (there are: ${this.vhosts.map((v) => v.name).join(", ")})`);
+    }
+    return vhost;
+  }
+
+  /** Live connections (established or not). */
+  get connections(): IterableIterator<AnyConnection> {
+    const list: AnyConnection[] = [];
+    for (const d of this.descriptors.values()) if (d.connection) list.push(d.connection);
+    return list.values();
+  }
+
+  get connectionCount(): number {
+    return this.descriptors.size - 1;
+  }
+
+  // ---- bringing connections in ------------------------------------------------------------
+
+  /**
+   * Serve an accepted transport (lws_adopt_socket_vhost). FILTER_NETWORK_CONNECTION runs
+   * first, before any byte is read; refusing it destroys the transport and returns null.
+   */
+  adopt(transport: Transport, options: AdoptOptions = {}): AnyConnection | null {
+    this.assertAlive();
+    const vhost = this.vhost(options.vhost);
+    const connection = new Connection(this, vhost, "server", transport, this.allocateFd(), vhost.protocols[0]!);
+    const refused = connection.emitConnection({
+      reason: "FILTER_NETWORK_CONNECTION",
+      connection,
+      peer: transport.remote,
+    });
+    if (refused) {
+      this.freeFds.push(connection.fd);
+      transport.destroy();
+      const peer = transport.remote;
+      this.logger.info(`refused connection from ${peer ? `${peer.address}:${peer.port}` : "an unknown peer"} (FILTER_NETWORK_CONNECTION)`);
+      return null;
+    }
+    connection.handshake = new ServerUpgrade(connection);
+    connection.armStateTimer(vhost.timeouts.handshakeMs, "no complete upgrade request");
+    this.register(connection);
+    return connection;
+  }
+
+  /**
+   * Start a client connection (lws_client_connect_via_info). The connection is returned
+   * at once; CLIENT_ESTABLISHED or CLIENT_CONNECTION_ERROR (with its cause) follows from
+   * service calls — never from inside connect().
+   */
+  connect(info: ConnectInfo): AnyConnection {
+    this.assertAlive();
+    const resolved = resolveConnectInfo(info);
+    const vhost = this.vhost(resolved.vhost);
+    let protocol = vhost.defaultProtocol;
+    if (resolved.localProtocol !== undefined) {
+      const named = vhost.protocol(resolved.localProtocol);
+      if (!named) {
+        throw usage("UNKNOWN_PROTOCOL", `vhost "${vhost.name}" has no protocol "${resolved.localProtocol}"`);
+      }
+      protocol = named;
+    } else {
+      const offered = resolved.protocols.map((name) => vhost.protocol(name)).find((p) => p !== undefined);
+      if (offered) protocol = offered;
+    }
+    if (!this.dialer) {
+      throw usage("INVALID_STATE", "this context has no dialer: create it through a loop (or pass `dialer`) to make client connections");
+    }
+    let transport: Transport;
+    let dialError: Error | null = null;
+    try {
+      transport = this.dialer({
+        address: resolved.address,
+        port: resolved.port,
+        tls: resolved.tls && { serverName: resolved.address, ...resolved.tls },
+      });
+    } catch (error) {
+      dialError = error instanceof Error ? error : new Error(String(error));
+      transport = failedTransport(dialError);
+    }
+    const connection = new Connection(this, vhost, "client", transport, this.allocateFd(), protocol);
+    connection.path = resolved.path;
+    connection.bindProtocol(protocol);
+    connection.handshake = new ClientUpgrade(connection, resolved);
+    if (dialError) {
+      // Tell it from the next service, so the caller holds the connection first.
+      this.descriptors.set(connection.fd, { fd: connection.fd, events: 0, vhost, connection, pollable: transport });
+      this.deferredErrors.push([connection, dialError]);
+      return connection;
+    }
+    connection.armStateTimer(
+      transport.connecting ? vhost.timeouts.connectMs : vhost.timeouts.handshakeMs,
+      transport.connecting ? `could not connect to ${resolved.address}:${resolved.port}` : "no answer to the upgrade request",
+    );
+    this.register(connection);
+    if (!transport.connecting) connection.handshake.onConnected();
+    this.syncInterest(connection);
+    return connection;
+  }
+
+  private readonly deferredErrors: Array<[AnyConnection, Error]> = [];
+
+  /** Ask for a WRITEABLE on every connection of a protocol (lws_callback_on_writable_all_protocol). */
+  requestWriteableAll(protocolName: string, vhostName?: string): number {
+    let count = 0;
+    for (const d of this.descriptors.values()) {
+      const c = d.connection;
+      if (!c || c.protocol.name !== protocolName) continue;
+      if (vhostName !== undefined && c.vhost.name !== vhostName) continue;
+      if (c.state === "established" && c.requestWriteable()) count++;
+    }
+    return count;
+  }
+
+  // ---- the external-poll contract -------------------------------------------------------
+
+  /**
+   * Service one descriptor whose `revents` are set (lws_service_fd). If it is one of
+   * ours it is handled, `revents` is zeroed and true returned; otherwise `pollfd` is left
+   * untouched and false returned, so a loop may pass every ready descriptor it has.
+   */
+  serviceFd(pollfd: PollFd): boolean {
+    const descriptor = this.descriptors.get(pollfd.fd);
+    if (!descriptor) return false;
+    const revents = pollfd.revents;
+    pollfd.revents = 0;
+    this.servicing++;
+    try {
+      if (descriptor.connection) this.serviceConnection(descriptor.connection, revents);
+      else if (revents) this.onWake();
+      this.runTimers();
+    } finally {
+      this.endService();
+    }
+    return true;
+  }
+
+  /**
+   * lws_service_adjust_timeout: 0 when work is pending that no network event will
+   * announce (a forced service is due), otherwise the ms until the next timer, at most
+   * `maxMs`.
+   */
+  adjustTimeout(maxMs: number): number {
+    if (this.forced.size > 0 || this.deferredErrors.length > 0) return 0;
+    const next = this.timers.nextDeadline();
+    if (next === Number.POSITIVE_INFINITY) return maxMs;
+    return Math.max(0, Math.min(maxMs, Math.ceil(next - this.clock.now())));
+  }
+
+  /** True when a forced service has work to do now. */
+  get hasPendingService(): boolean {
+    return this.forced.size > 0 || this.deferredErrors.length > 0;
+  }
+
+  /**
+   * Forced service (lws_service_tsi(context, -1, 0)): deliver input held back by rx flow
+   * control, report deferred client failures, and fire the timers that are due.
+   */
+  servicePending(): void {
+    this.servicing++;
+    try {
+      while (this.deferredErrors.length > 0) {
+        const [connection, error] = this.deferredErrors.shift()!;
+        connection.failClient(error);
+      }
+      if (this.forced.size > 0) {
+        const batch = [...this.forced];
+        this.forced.clear();
+        for (const connection of batch) this.guard(connection, () => connection.serviceForced());
+      }
+      this.runTimers();
+    } finally {
+      this.endService();
+    }
+  }
+
+  /**
+   * lws_cancel_service: safe from anywhere, any time, re-entrant. The wake-up source's
+   * descriptor becomes readable; servicing it delivers EVENT_WAIT_CANCELLED to every
+   * protocol of every vhost.
+   */
+  cancelService(): void {
+    this.wake.signal();
+  }
+
+  /** Close every connection (1001) is the loops' graceful shutdown; this drops them and tells the protocols. */
+  destroy(): void {
+    if (this.destroyed) return;
+    for (const connection of [...this.connections]) {
+      connection.transport.destroy();
+      connection.finish({ code: 1006, closeReason: "context destroyed", clean: false });
+    }
+    this.releaseFd(this.wakeFd);
+    for (const vhost of this.vhosts) this.emitToVhost(vhost, { reason: "PROTOCOL_DESTROY", vhost }, true);
+    this.destroyed = true;
+  }
+
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+
+  // ---- internal bookkeeping --------------------------------------------------------------
+
+  /** @internal A connection's poll interest may have changed. */
+  markDirty(connection: AnyConnection): void {
+    if (this.servicing > 0) this.dirty.push(connection);
+    else this.syncInterest(connection);
+  }
+
+  /** @internal A connection has work for forced service. */
+  markForced(connection: AnyConnection): void {
+    this.forced.add(connection);
+  }
+
+  /** @internal The connection is gone: its descriptor is released. */
+  removeConnection(connection: AnyConnection): void {
+    this.forced.delete(connection);
+    if (this.descriptors.get(connection.fd)?.connection === connection) this.releaseFd(connection.fd);
+  }
+
+  private register(connection: AnyConnection): void {
+    connection.transport.onReadiness = null;
+    const events = connection.wantedEvents();
+    this.addDescriptorAt(connection.fd, connection.vhost, connection, connection.transport, events);
+    connection.setEvents(events);
+  }
+
+  private serviceConnection(connection: AnyConnection, revents: number): void {
+    this.guard(connection, () => connection.service(revents));
+    this.syncInterest(connection);
+  }
+
+  /** Our own failure while serving one connection must not take the others down. */
+  private guard(connection: AnyConnection, work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.logger.err(`internal error on connection ${connection.id}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      connection.transport.destroy();
+      connection.finish({ code: 1011, closeReason: "internal error", clean: false });
+    }
+  }
+
+  private endService(): void {
+    if (--this.servicing > 0) return;
+    while (this.dirty.length > 0) {
+      const batch = this.dirty;
+      this.dirty = [];
+      for (const connection of batch) this.syncInterest(connection);
+    }
+  }
+
+  private syncInterest(connection: AnyConnection): void {
+    const descriptor = this.descriptors.get(connection.fd);
+    if (!descriptor || descriptor.connection !== connection) return;
+    const events = connection.wantedEvents();
+    if (events === descriptor.events) return;
+    const prev = descriptor.events;
+    descriptor.events = events;
+    connection.setEvents(events);
+    this.hooks?.changeMode(connection.fd, events, prev);
+    this.emitToVhost(connection.vhost, { reason: "CHANGE_MODE_POLL_FD", vhost: connection.vhost, fd: connection.fd, events, prevEvents: prev });
+  }
+
+  private runTimers(): void {
+    if (this.timers.nextDeadline() > this.clock.now()) return;
+    this.timers.runExpired(this.clock.now());
+  }
+
+  private onWake(): void {
+    this.wake.clear();
+    for (const vhost of this.vhosts) this.emitToVhost(vhost, { reason: "EVENT_WAIT_CANCELLED", vhost }, true);
+  }
+
+  private allocateFd(): number {
+    return this.freeFds.pop() ?? this.nextFd++;
+  }
+
+  private addDescriptor(vhost: Vhost, connection: AnyConnection | null, pollable: Pollable, events: number): number {
+    const fd = this.allocateFd();
+    this.addDescriptorAt(fd, vhost, connection, pollable, events);
+    return fd;
+  }
+
+  private addDescriptorAt(fd: number, vhost: Vhost, connection: AnyConnection | null, pollable: Pollable, events: number): void {
+    this.descriptors.set(fd, { fd, events, vhost, connection, pollable });
+    this.hooks?.add(fd, events, pollable);
+    this.emitToVhost(vhost, { reason: "ADD_POLL_FD", vhost, fd, events });
+  }
+
+  private releaseFd(fd: number): void {
+    const descriptor = this.descriptors.get(fd);
+    if (!descriptor) return;
+    this.descriptors.delete(fd);
+    this.freeFds.push(fd);
+    this.hooks?.del(fd);
+    this.emitToVhost(descriptor.vhost, { reason: "DEL_POLL_FD", vhost: descriptor.vhost, fd });
+  }
+
+  /** Context events go to the vhost's first protocol (lws's protocols[0]), or to all of them. */
+  private emitToVhost(vhost: Vhost, event: ContextEvents, everyProtocol = false): void {
+    const targets = everyProtocol ? vhost.protocols : vhost.protocols.slice(0, 1);
+    for (const protocol of targets) {
+      try {
+        protocol.callback(event);
+      } catch (error) {
+        this.logger.err(`protocol "${protocol.name}" callback threw on ${event.reason}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+
+  private assertAlive(): void {
+    if (this.destroyed) throw usage("INVALID_STATE", "the context has been destroyed");
+  }
+}
+
+/** Stands in for a transport whose dialer threw: it only ever reports the error. */
+function failedTransport(error: Error): Transport {
+  return {
+    onReadiness: null,
+    poll: () => 0,
+    read: () => null,
+    write: () => 0,
+    end: () => {},
+    destroy: () => {},
+    remote: null,
+    connecting: true,
+    error,
+  };
+}
