@@ -54,3 +54,4 @@ export {
   type ExtensionOffer,
   type ExtensionElement,
 } from "./handshake/extension-header.js";
+export { hostOnly, matchVhostName } from "./vhost-match.js";

@@ -20,7 +20,7 @@ import { POLLIN, type PollFd } from "./pollfd.js";
 import { ServerUpgrade } from "./server-upgrade.js";
 import { TimerQueue } from "./timer-queue.js";
 import type { Dialer, Pollable, Transport } from "./transport.js";
-import { Vhost, type VhostDefinition } from "./vhost.js";
+import { Vhost, resolveRoutes, type Routes, type VhostDefinition } from "./vhost.js";
 import { WakeSource } from "./wake-source.js";
 
 export interface ContextOptions {
@@ -39,6 +39,8 @@ export interface ContextOptions {
 export interface AdoptOptions {
   /** The vhost that serves it. Default: the first. */
   vhost?: string;
+  /** WebSocket paths for this connection, instead of the vhost's (see VhostDefinition.routes). */
+  routes?: Routes;
 }
 
 // Connections of every protocol live here; each one's user-data type is its protocol's.
@@ -122,6 +124,7 @@ export class Context {
   adopt(transport: Transport, options: AdoptOptions = {}): AnyConnection | null {
     this.assertAlive();
     const vhost = this.vhost(options.vhost);
+    const routes = options.routes ? resolveRoutes(vhost.name, vhost.protocolNames, options.routes) : vhost.routes;
     const connection = new Connection(this, vhost, "server", transport, this.allocateFd(), vhost.protocols[0]!);
     const refused = connection.emitConnection({
       reason: "FILTER_NETWORK_CONNECTION",
@@ -135,7 +138,7 @@ export class Context {
       this.logger.info(`refused connection from ${peer ? `${peer.address}:${peer.port}` : "an unknown peer"} (FILTER_NETWORK_CONNECTION)`);
       return null;
     }
-    connection.handshake = new ServerUpgrade(connection);
+    connection.handshake = new ServerUpgrade(connection, routes);
     connection.armStateTimer(vhost.timeouts.handshakeMs, "no complete upgrade request");
     this.register(connection);
     return connection;

@@ -15,11 +15,15 @@ import { WsSession } from "../core/ws-session.js";
 import type { Connection } from "./connection.js";
 import type { HandshakeRole } from "./handshake-role.js";
 import { sessionOptions } from "./session-options.js";
+import type { ResolvedRoutes } from "./vhost.js";
 
 export class ServerUpgrade implements HandshakeRole {
   private readonly parser: RequestHeadParser;
 
-  constructor(private readonly connection: Connection) {
+  constructor(
+    private readonly connection: Connection,
+    private readonly routes: ResolvedRoutes | null,
+  ) {
     this.parser = new RequestHeadParser({ maxHeadBytes: connection.vhost.maxHeadBytes });
   }
 
@@ -48,7 +52,19 @@ export class ServerUpgrade implements HandshakeRole {
     const request = check.request;
     connection.path = request.path;
     connection.setHeaders(head.headers);
-    const selected = selectSubprotocol(request.offeredProtocols, vhost.protocolNames, vhost.defaultProtocol.name);
+    let served = vhost.protocolNames;
+    let fallback = vhost.defaultProtocol.name;
+    if (this.routes) {
+      const pathname = request.path.split("?", 1)[0]!;
+      const route = this.routes.get(pathname);
+      if (!route) {
+        this.refuse(404, `no WebSocket service at ${pathname}`);
+        return;
+      }
+      served = route;
+      fallback = route[0]!;
+    }
+    const selected = selectSubprotocol(request.offeredProtocols, served, fallback);
     if (!selected.ok) {
       this.refuse(selected.status, selected.message);
       return;

@@ -49,6 +49,33 @@ export interface VhostDefinition {
   /** Most bytes an HTTP request or response head may take. Default 16 KiB; over → 431. */
   maxHeadBytes?: number;
   listen?: ListenOptions;
+  /**
+   * WebSocket paths: path → the protocols served there (the first is the default).
+   * When given, an upgrade to any other path is answered 404. Default: every path.
+   */
+  routes?: Routes;
+}
+
+/** Path (without query) → protocol names served on it, in order of preference. */
+export type Routes = Readonly<Record<string, string | readonly string[]>>;
+
+/** Routes resolved against a vhost: path → protocol names, checked to exist. */
+export type ResolvedRoutes = ReadonlyMap<string, readonly string[]>;
+
+export function resolveRoutes(vhostName: string, protocolNames: readonly string[], routes: Routes): ResolvedRoutes {
+  const resolved = new Map<string, readonly string[]>();
+  for (const [path, value] of Object.entries(routes)) {
+    if (!path.startsWith("/")) throw usage("INVALID_ARGUMENT", `vhost "${vhostName}": route "${path}" must start with "/"`);
+    const names = typeof value === "string" ? [value] : [...value];
+    if (names.length === 0) throw usage("INVALID_ARGUMENT", `vhost "${vhostName}": route "${path}" names no protocol`);
+    for (const name of names) {
+      if (!protocolNames.includes(name)) {
+        throw usage("UNKNOWN_PROTOCOL", `vhost "${vhostName}": route "${path}" names protocol "${name}", which the vhost does not have`);
+      }
+    }
+    resolved.set(path, names);
+  }
+  return resolved;
 }
 
 export class Vhost {
@@ -60,6 +87,7 @@ export class Vhost {
   readonly timeouts: Timeouts;
   readonly maxHeadBytes: number;
   readonly listen: ListenOptions | undefined;
+  readonly routes: ResolvedRoutes | null;
   /** Protocol names in the server's order of preference. */
   readonly protocolNames: readonly string[];
 
@@ -87,6 +115,7 @@ export class Vhost {
     this.timeouts = { ...defaultTimeouts, ...definition.timeouts };
     this.maxHeadBytes = definition.maxHeadBytes ?? 16 * 1024;
     this.listen = definition.listen;
+    this.routes = definition.routes ? resolveRoutes(this.name, this.protocolNames, definition.routes) : null;
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -1,0 +1,203 @@
+/**
+ * Listening sockets for the Node loop. Vhosts that share an address and port share one
+ * listener (as lws vhosts share a listen socket); under TLS, SNI picks the vhost and its
+ * certificate. Accepted sockets are handed to the context (lws_adopt_socket_vhost).
+ */
+import { readFileSync } from "node:fs";
+import { createServer as createNetServer, type Server, type Socket } from "node:net";
+import { createSecureContext, createServer as createTlsServer, type SecureContext, type TLSSocket } from "node:tls";
+import { matchVhostName } from "../../core/vhost-match.js";
+import { usage } from "../../core/errors.js";
+import type { Vhost } from "../../poll/vhost.js";
+
+/** TLS for a vhost: certificate and key from files or from PEM in memory. */
+export interface NodeTlsOptions {
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  certFile?: string;
+  keyFile?: string;
+  passphrase?: string;
+  /** CA for verifying client certificates (PEM, or caFile). */
+  ca?: string | Buffer;
+  caFile?: string;
+  /** Ask clients for a certificate and refuse those that don't verify against `ca`. */
+  requireClientCert?: boolean;
+  /** OpenSSL cipher list. */
+  ciphers?: string;
+}
+
+/** What a vhost's `listen` means to the Node loop. */
+export interface NodeListenOptions {
+  /** 0 = an ephemeral port (the bound one is reported). */
+  port: number;
+  /** Interface address. Default: every interface, as Node does. */
+  host?: string;
+  ipv6Only?: boolean;
+  backlog?: number;
+  tls?: NodeTlsOptions;
+}
+
+export interface BoundAddress {
+  vhosts: string[];
+  host: string;
+  port: number;
+  family: string;
+  tls: boolean;
+}
+
+export interface AcceptPolicy {
+  /** Called for every accepted socket with the vhost chosen for it. */
+  adopt(socket: Socket, vhost: Vhost): void;
+}
+
+interface Group {
+  host: string | undefined;
+  port: number;
+  options: NodeListenOptions;
+  vhosts: Vhost[];
+  contexts: Map<Vhost, SecureContext>;
+}
+
+export function listenOptionsOf(vhost: Vhost): NodeListenOptions | null {
+  const listen = vhost.listen;
+  if (!listen || listen.port === undefined) return null;
+  if (!Number.isInteger(listen.port) || listen.port < 0 || listen.port > 65535) {
+    throw usage("INVALID_ARGUMENT", `vhost "${vhost.name}": listen.port must be an integer from 0 to 65535, got ${listen.port}`);
+  }
+  return listen as NodeListenOptions;
+}
+
+/** Start one listener per distinct (host, port); resolves once all are bound. */
+export async function startListeners(vhosts: readonly Vhost[], policy: AcceptPolicy): Promise<{ servers: Server[]; addresses: BoundAddress[] }> {
+  const groups: Group[] = [];
+  for (const vhost of vhosts) {
+    const options = listenOptionsOf(vhost);
+    if (!options) continue;
+    // Port 0 asks for a fresh port each time, so such vhosts never share.
+    let group = options.port === 0 ? undefined : groups.find((g) => g.port === options.port && g.host === options.host);
+    if (!group) {
+      group = { host: options.host, port: options.port, options, vhosts: [], contexts: new Map() };
+      groups.push(group);
+    }
+    if (Boolean(group.options.tls) !== Boolean(options.tls)) {
+      throw usage("INVALID_ARGUMENT", `vhosts "${group.vhosts[0]?.name}" and "${vhost.name}" share port ${options.port} but only one of them has TLS`);
+    }
+    group.vhosts.push(vhost);
+    if (options.tls) group.contexts.set(vhost, secureContextFor(vhost.name, options.tls));
+  }
+  const servers: Server[] = [];
+  const addresses: BoundAddress[] = [];
+  try {
+    for (const group of groups) {
+      const server = group.options.tls ? tlsServer(group, policy) : plainServer(group, policy);
+      servers.push(server);
+      addresses.push(await bind(server, group));
+    }
+  } catch (error) {
+    for (const server of servers) server.close();
+    throw error;
+  }
+  return { servers, addresses };
+}
+
+function plainServer(group: Group, policy: AcceptPolicy): Server {
+  // Without TLS there is no name before the request: the group's first vhost serves
+  // (Host-header selection belongs to the HTTP role).
+  return createNetServer({ noDelay: true }, (socket) => policy.adopt(socket, group.vhosts[0]!));
+}
+
+function tlsServer(group: Group, policy: AcceptPolicy): Server {
+  const first = group.vhosts[0]!;
+  const tls = group.options.tls!;
+  const names = group.vhosts.map((v) => v.name);
+  const server = createTlsServer(
+    {
+      secureContext: group.contexts.get(first)!,
+      requestCert: tls.requireClientCert ?? false,
+      rejectUnauthorized: tls.requireClientCert ?? false,
+      SNICallback: (servername, callback) => {
+        const index = matchVhostName(servername, names);
+        callback(null, group.contexts.get(group.vhosts[index >= 0 ? index : 0]!)!);
+      },
+    },
+    (socket: TLSSocket) => {
+      const servername = typeof socket.servername === "string" ? socket.servername : "";
+      const index = servername ? matchVhostName(servername, names) : -1;
+      policy.adopt(socket, group.vhosts[index >= 0 ? index : 0]!);
+    },
+  );
+  server.on("tlsClientError", () => {
+    // A failed TLS handshake never became a connection; nothing to tell a protocol.
+  });
+  return server;
+}
+
+function secureContextFor(vhostName: string, tls: NodeTlsOptions): SecureContext {
+  const read = (what: string, inline: string | Buffer | undefined, file: string | undefined): string | Buffer | undefined => {
+    if (inline !== undefined) return inline;
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+      throw usage("INVALID_ARGUMENT", `vhost "${vhostName}": cannot read the TLS ${what} file "${file}": ${reason}`);
+    }
+  };
+  const cert = read("certificate", tls.cert, tls.certFile);
+  const key = read("key", tls.key, tls.keyFile);
+  const ca = read("CA", tls.ca, tls.caFile);
+  if (!cert) throw usage("INVALID_ARGUMENT", `vhost "${vhostName}": TLS needs a certificate (cert or certFile)`);
+  if (!key) throw usage("INVALID_ARGUMENT", `vhost "${vhostName}": TLS needs a private key (key or keyFile)`);
+  try {
+    return createSecureContext({
+      cert,
+      key,
+      ...(ca !== undefined ? { ca } : {}),
+      ...(tls.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
+      ...(tls.ciphers !== undefined ? { ciphers: tls.ciphers } : {}),
+    });
+  } catch (error) {
+    throw usage("INVALID_ARGUMENT", `vhost "${vhostName}": the TLS certificate or key is not usable: ${(error as Error).message}`);
+  }
+}
+
+function bind(server: Server, group: Group): Promise<BoundAddress> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      const where = `${group.host ?? "*"}:${group.port}`;
+      const reason =
+        error.code === "EADDRINUSE"
+          ? `${where} is already in use`
+          : error.code === "EACCES"
+            ? `no permission to listen on ${where}`
+            : error.code === "EADDRNOTAVAIL"
+              ? `${group.host} is not an address of this machine`
+              : `${where}: ${error.message}`;
+      reject(Object.assign(new Error(`cannot listen for vhost "${group.vhosts[0]!.name}": ${reason}`), { code: error.code }));
+    };
+    server.once("error", onError);
+    server.listen(
+      {
+        port: group.port,
+        ...(group.host !== undefined ? { host: group.host } : {}),
+        ...(group.options.ipv6Only !== undefined ? { ipv6Only: group.options.ipv6Only } : {}),
+        ...(group.options.backlog !== undefined ? { backlog: group.options.backlog } : {}),
+      },
+      () => {
+        server.off("error", onError);
+        const address = server.address();
+        if (!address || typeof address === "string") {
+          reject(new Error("listener has no address"));
+          return;
+        }
+        resolve({
+          vhosts: group.vhosts.map((v) => v.name),
+          host: address.address,
+          port: address.port,
+          family: address.family,
+          tls: Boolean(group.options.tls),
+        });
+      },
+    );
+  });
+}
