@@ -26,6 +26,12 @@ export interface Pollable {
    * The loop that drives it sets this; it must not service from inside the call.
    */
   onReadiness: (() => void) | null;
+  /**
+   * Optional: told what the descriptor is polled for now, on add and on every mode
+   * change. A transport that is fed by pushes (a Node socket) uses it to stop reading
+   * when POLLIN is not wanted, so that rx flow control reaches TCP.
+   */
+  setInterest?(events: number): void;
 }
 
 export interface Transport extends Pollable {

@@ -51,6 +51,7 @@ export class ManualDriver {
       add: (fd, events, source) => {
         if (driven.entries.has(fd)) throw new Error(`add hook for fd ${fd}, which is already in the poll set`);
         driven.entries.set(fd, { pollfd: { fd, events, revents: 0 }, source });
+        source.setInterest?.(events);
         driven.hookLog.push({ hook: "add", fd, events });
       },
       del: (fd) => {
@@ -64,6 +65,7 @@ export class ManualDriver {
           throw new Error(`changeMode hook for fd ${fd} says it was ${prevEvents}, the poll set has ${entry.pollfd.events}`);
         }
         entry.pollfd.events = events;
+        entry.source.setInterest?.(events);
         driven.hookLog.push({ hook: "changeMode", fd, events, prevEvents });
       },
     };

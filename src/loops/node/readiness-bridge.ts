@@ -7,7 +7,7 @@
 import { Context, type ContextOptions } from "../../poll/context.js";
 import { monotonicClock } from "../../poll/clock.js";
 import type { PollHooks } from "../../poll/events.js";
-import { POLLERR, POLLHUP, POLLIN } from "../../poll/pollfd.js";
+import { POLLERR, POLLHUP } from "../../poll/pollfd.js";
 import type { Pollable } from "../../poll/transport.js";
 import { SocketTransport } from "./socket-transport.js";
 
@@ -173,12 +173,8 @@ export class ReadinessBridge {
     if (entry.source.poll() & (events | POLLERR | POLLHUP)) this.markReady(fd);
   }
 
-  /** POLLIN interest is the socket's flowing state: no interest, no reading, TCP pushes back. */
   private applyReadInterest(entry: Entry): void {
-    const source = entry.source;
-    if (!(source instanceof SocketTransport)) return;
-    if (entry.events & POLLIN) source.resume();
-    else source.pause();
+    entry.source.setInterest?.(entry.events);
   }
 
   /** Stop the loop's timers; the context is destroyed. Sockets still open are destroyed. */

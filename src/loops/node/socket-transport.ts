@@ -120,12 +120,10 @@ export class SocketTransport implements Transport {
     this.socket.uncork();
   }
 
-  pause(): void {
-    this.socket.pause();
-  }
-
-  resume(): void {
-    this.socket.resume();
+  /** No POLLIN interest, no reading: libuv stops reading the socket and TCP pushes back. */
+  setInterest(events: number): void {
+    if (events & POLLIN) this.socket.resume();
+    else this.socket.pause();
   }
 
   end(): void {
