@@ -330,6 +330,8 @@ export class FrameParser {
   }
 
   private tooBig(length: number): false {
+    // The sink reads the declared size from the header when it reports "too large".
+    this.header.payloadLength = length;
     return this.fail(CloseCode.MESSAGE_TOO_BIG, `frame payload of ${length} bytes exceeds the limit of ${this.maxFramePayload}`);
   }
 

@@ -226,7 +226,20 @@ export class WsSession implements FrameSink {
     if (fin && opcode !== Opcode.CONTINUATION) {
       return encodeMessage(out, opcode, payload, this.maxOutgoingFrame, { mask: this.mask });
     }
-    return encodeFrame(out, opcode, payload, { fin, mask: this.mask });
+    const max = this.maxOutgoingFrame;
+    if (max === 0 || payload.length <= max) return encodeFrame(out, opcode, payload, { fin, mask: this.mask });
+    // A fragment the caller sends is bound by maxOutgoingFrame too (the peer's frame
+    // limit does not care how the message was cut): split it, the first piece keeping
+    // the opcode and only the last one taking the caller's fin.
+    let total = 0;
+    for (let offset = 0; offset < payload.length; offset += max) {
+      const end = Math.min(offset + max, payload.length);
+      total += encodeFrame(out, offset === 0 ? opcode : Opcode.CONTINUATION, payload.subarray(offset, end), {
+        fin: fin && end === payload.length,
+        mask: this.mask,
+      });
+    }
+    return total;
   }
 
   /** Encode a ping now (it bypasses the owed queue: the caller is in a write slot). */
@@ -275,6 +288,16 @@ export class WsSession implements FrameSink {
     // but a declared length that cannot fit is refused before any of it is held.
     if (this.messageSize + header.payloadLength > this.limits.maxMessageSize) {
       this.tooLarge("message", this.messageSize + header.payloadLength, this.limits.maxMessageSize);
+      return;
+    }
+    // The overhead is charged once per fragment, here, not per received piece: per piece,
+    // the same message would cost more the more finely the input happened to be chunked
+    // (a message fed byte by byte paid 64 bytes per byte) and fit or not by chance.
+    if (this.delivery === "message" && header.payloadLength > 0) {
+      this.messageHeld += header.payloadLength + this.limits.fragmentOverhead;
+      if (this.messageHeld > this.limits.maxMessageSize + this.limits.fragmentOverhead) {
+        this.tooLarge("message", this.messageHeld, this.limits.maxMessageSize);
+      }
     }
   }
 
@@ -300,11 +323,6 @@ export class WsSession implements FrameSink {
       this.messageFirstPiece = false;
       if (final) this.messageOpen = false;
       this.events.onFragment(data, { first, final, binary: this.messageBinary, remaining });
-      return;
-    }
-    this.messageHeld += data.length + this.limits.fragmentOverhead;
-    if (this.messageHeld > this.limits.maxMessageSize + this.limits.fragmentOverhead) {
-      this.tooLarge("message", this.messageHeld, this.limits.maxMessageSize);
       return;
     }
     this.pieces.push(data);
@@ -415,6 +433,11 @@ export class WsSession implements FrameSink {
       // Our messages are ASCII, so cutting at 123 bytes cannot split a UTF-8 sequence.
       this.owedClose = closePayload(code, Buffer.from(message, "utf8").subarray(0, 123));
       this.stateValue = "closing";
+    } else if (this.closeSent) {
+      // Our close is already out and nothing more is read, so the peer's close can never
+      // arrive: there is nothing left to wait for (RFC 6455 §7.1.7), as takeOwedFrames
+      // decides when the close goes out after a failure.
+      this.stateValue = "closed";
     }
     if (stopParser) this.parser.pause();
     this.events.onPeerError(new PeerError(code, message), tooLarge);
