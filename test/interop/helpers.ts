@@ -1,0 +1,297 @@
+/**
+ * Shared by the interop suites (test/interop/*.test.ts): the peer guard, wsloop servers
+ * on 127.0.0.1 (NodeLoop + the demo protocols), recording client protocols, and a
+ * bounded wait. The peers themselves (Debian's chromium, python3-websockets and
+ * libwebsockets' test apps) are installed by `.ci/install-peers.sh`; helpers for
+ * driving them are in ./peers.
+ *
+ * Peer guard: a suite whose peer is missing is skipped with a test named after the
+ * install command (and a warning on stderr), never silently; with
+ * WSLOOP_REQUIRE_PEERS=1 (CI) the missing peer is a failing test instead.
+ */
+import { spawnSync } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { describe, it } from "vitest";
+import { CloseCode } from "../../src/core/close-codes.js";
+import { echoProtocol } from "../../src/demo/echo-protocol.js";
+import { NodeLoop } from "../../src/loops/node/index.js";
+import type { CallbackEvent } from "../../src/poll/events.js";
+import { defineProtocol, type ProtocolDefinition } from "../../src/poll/protocol.js";
+
+export const LOOPBACK = "127.0.0.1";
+export const INSTALL_HINT = "bash .ci/install-peers.sh";
+export const REQUIRE_PEERS = process.env["WSLOOP_REQUIRE_PEERS"] === "1";
+
+// ---- peer guard ----------------------------------------------------------------------
+
+export function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why a peer is unusable, or null when it is there. */
+export type PeerCheck = () => string | null;
+
+export const executableCheck =
+  (...paths: string[]): PeerCheck =>
+  () => {
+    const missing = paths.filter((p) => !isExecutable(p));
+    return missing.length ? `${missing.join(", ")} not found` : null;
+  };
+
+export const PYTHON = "/usr/bin/python3";
+
+/** Debian's python3 must be able to import websockets (package python3-websockets). */
+export const pythonWebsocketsCheck: PeerCheck = () => {
+  if (!isExecutable(PYTHON)) return `${PYTHON} not found`;
+  const r = spawnSync(PYTHON, ["-c", "import websockets, sys; sys.stdout.write(websockets.version.version)"], {
+    encoding: "utf8",
+    timeout: 10_000,
+  });
+  if (r.status !== 0) return `${PYTHON} cannot import websockets (${(r.stderr || r.error?.message || "").trim().split("\n").pop()})`;
+  return null;
+};
+
+/**
+ * `describe` for a suite that needs a real peer. Peer present: the suite runs. Missing:
+ * with WSLOOP_REQUIRE_PEERS=1 one failing test says so; otherwise the suite is skipped
+ * with a skipped test whose name tells how to install it, and a warning on stderr.
+ */
+export function describeWithPeer(title: string, peer: string, check: PeerCheck, body: () => void): void {
+  const problem = check();
+  if (problem === null) {
+    describe(title, body);
+    return;
+  }
+  const message = `${peer} is missing (${problem}): install it with \`${INSTALL_HINT}\``;
+  if (REQUIRE_PEERS) {
+    describe(title, () => {
+      it(`needs ${peer}`, () => {
+        throw new Error(`${message}. WSLOOP_REQUIRE_PEERS=1, so a missing peer fails the interop suite.`);
+      });
+    });
+    return;
+  }
+  process.stderr.write(`[interop] SKIPPED "${title}": ${message} (set WSLOOP_REQUIRE_PEERS=1 to make this a failure)\n`);
+  describe(title, () => {
+    it.skip(`SKIPPED: ${message}`, () => {});
+  });
+}
+
+// ---- bounded waiting -----------------------------------------------------------------
+
+/** `promise`, or a rejection naming `what` after `ms`. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Resolve when `condition()` holds (checked every 5 ms); reject naming `what` after `timeoutMs`. */
+export function waitUntil(condition: () => boolean, what: () => string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (condition()) return resolve();
+    const started = Date.now();
+    const timer = setInterval(() => {
+      if (condition()) {
+        clearInterval(timer);
+        resolve();
+      } else if (Date.now() - started > timeoutMs) {
+        clearInterval(timer);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`));
+      }
+    }, 5);
+  });
+}
+
+// ---- wsloop servers ------------------------------------------------------------------
+
+export const ECHO_MAX_MESSAGE = 32 * 1024 * 1024;
+export const CLOSE_ME = "close-me";
+export const CLOSE_ME_CODE = 4001;
+export const CLOSE_ME_REASON = "bye from wsloop";
+
+/** What a server protocol saw of an upgrade request (FILTER_PROTOCOL_CONNECTION). */
+export interface SeenHandshake {
+  path: string;
+  /** Sec-WebSocket-Extensions the peer offered, or null. */
+  extensions: string | null;
+  protocol: string | null;
+}
+
+/**
+ * The demo echo protocol (maxMessageSize 32 MiB), except that the text message
+ * "close-me" makes the server close with 4001 "bye from wsloop". Upgrade requests it
+ * is asked to accept are recorded in `seen`.
+ */
+export function echoWithCloseMe(name = "echo", seen?: SeenHandshake[]): ProtocolDefinition<any> {
+  const echo = recordHandshakes(echoProtocol({ name, maxMessageSize: ECHO_MAX_MESSAGE }), seen);
+  return defineProtocol<any>({
+    ...echo,
+    callback(event: CallbackEvent<any>) {
+      if (event.reason === "RECEIVE" && !event.binary && event.data.length === CLOSE_ME.length && event.data.toString("utf8") === CLOSE_ME) {
+        event.connection.close(CLOSE_ME_CODE, CLOSE_ME_REASON);
+        return;
+      }
+      return echo.callback(event);
+    },
+  });
+}
+
+/** `protocol`, also recording into `seen` each upgrade request it is asked to accept. */
+export function recordHandshakes(protocol: ProtocolDefinition<any>, seen?: SeenHandshake[]): ProtocolDefinition<any> {
+  if (!seen) return protocol;
+  return defineProtocol<any>({
+    ...protocol,
+    callback(event: CallbackEvent<any>) {
+      if (event.reason === "FILTER_PROTOCOL_CONNECTION") {
+        seen.push({
+          path: event.path,
+          extensions: event.headers.get("sec-websocket-extensions") ?? null,
+          protocol: event.headers.get("sec-websocket-protocol") ?? null,
+        });
+      }
+      return protocol.callback(event);
+    },
+  });
+}
+
+export interface WsloopServer {
+  loop: NodeLoop;
+  port: number;
+  url: string;
+  /** What the loop logged at warn and above (for failure messages). */
+  log: string[];
+  close(): Promise<void>;
+}
+
+/** A NodeLoop serving `protocols` on 127.0.0.1, port 0 (first protocol is the default). */
+export async function startWsloopServer(protocols: ProtocolDefinition<any>[], defaultProtocol?: string): Promise<WsloopServer> {
+  const log: string[] = [];
+  const loop = new NodeLoop({
+    logger: { level: "warn", emit: (level, message) => void log.push(`${level}: ${message}`) },
+    vhosts: [
+      {
+        name: "default",
+        protocols,
+        ...(defaultProtocol ? { defaultProtocol } : {}),
+        listen: { port: 0, host: LOOPBACK },
+      },
+    ],
+  });
+  await loop.listen();
+  const port = loop.port;
+  return { loop, port, url: `ws://${LOOPBACK}:${port}/`, log, close: () => loop.close(2_000) };
+}
+
+// ---- wsloop clients ------------------------------------------------------------------
+
+export type AnyEvent = CallbackEvent<unknown>;
+
+/** Records every callback and lets a test wait for one (by predicate, bounded). */
+export class Recorder {
+  readonly events: AnyEvent[] = [];
+  private waiters: Array<{ test: (e: AnyEvent) => boolean; resolve: (e: AnyEvent) => void }> = [];
+
+  push(event: AnyEvent): void {
+    this.events.push(event);
+    this.waiters = this.waiters.filter((w) => {
+      if (!w.test(event)) return true;
+      w.resolve(event);
+      return false;
+    });
+  }
+
+  reasons(): string[] {
+    return this.events.map((e) => e.reason);
+  }
+
+  of<R extends AnyEvent["reason"]>(reason: R): Array<Extract<AnyEvent, { reason: R }>> {
+    return this.events.filter((e) => e.reason === reason) as Array<Extract<AnyEvent, { reason: R }>>;
+  }
+
+  /** The first event with `reason` matching `match` (already seen or still to come). */
+  waitFor<R extends AnyEvent["reason"]>(
+    reason: R,
+    match: (e: Extract<AnyEvent, { reason: R }>) => boolean,
+    timeoutMs: number,
+    what = reason as string,
+  ): Promise<Extract<AnyEvent, { reason: R }>> {
+    const test = (e: AnyEvent) => e.reason === reason && match(e as Extract<AnyEvent, { reason: R }>);
+    const seen = this.events.find(test);
+    if (seen) return Promise.resolve(seen as Extract<AnyEvent, { reason: R }>);
+    let waiter: { test: (e: AnyEvent) => boolean; resolve: (e: AnyEvent) => void };
+    const found = new Promise<Extract<AnyEvent, { reason: R }>>((resolve) => {
+      waiter = { test, resolve: (e) => resolve(e as Extract<AnyEvent, { reason: R }>) };
+      this.waiters.push(waiter);
+    });
+    return within(found, timeoutMs, `${what}; events so far: ${this.summary()}`).finally(() => {
+      this.waiters = this.waiters.filter((w) => w !== waiter);
+    });
+  }
+
+  /** Reasons in order, with runs collapsed ("CLIENT_RECEIVE x12"). */
+  summary(): string {
+    const out: string[] = [];
+    let last = "";
+    let n = 0;
+    for (const r of this.reasons()) {
+      if (r === last) n++;
+      else {
+        if (last) out.push(n > 1 ? `${last} x${n}` : last);
+        last = r;
+        n = 1;
+      }
+    }
+    if (last) out.push(n > 1 ? `${last} x${n}` : last);
+    const closed = this.events.find((e) => e.reason === "CLIENT_CLOSED" || e.reason === "CLIENT_CONNECTION_ERROR");
+    if (closed?.reason === "CLIENT_CONNECTION_ERROR") out.push(`(cause: ${closed.cause})`);
+    if (closed?.reason === "CLIENT_CLOSED") out.push(`(code ${closed.code} ${JSON.stringify(closed.closeReason)} clean=${closed.clean})`);
+    return out.join(", ") || "none";
+  }
+}
+
+/**
+ * A client protocol named `name` that records its events; `send(connection, data)`
+ * queues a message, written one per CLIENT_WRITEABLE as lws requires.
+ */
+export function recordingClient(recorder: Recorder, name: string) {
+  const queues = new Map<unknown, Array<string | Buffer>>();
+  const protocol = defineProtocol<null>({
+    name,
+    maxMessageSize: ECHO_MAX_MESSAGE,
+    maxFrameSize: ECHO_MAX_MESSAGE,
+    callback(event) {
+      // Payloads are views of receive buffers: record a copy.
+      recorder.push((event.reason === "CLIENT_RECEIVE" ? { ...event, data: Buffer.from(event.data) } : event) as AnyEvent);
+      if (event.reason === "CLIENT_WRITEABLE") {
+        const queue = queues.get(event.connection) ?? [];
+        const next = queue.shift();
+        if (next !== undefined) event.connection.write(next, typeof next === "string" ? "text" : "binary");
+        if (queue.length > 0) event.connection.requestWriteable();
+      }
+    },
+  });
+  return {
+    protocol,
+    send(connection: { requestWriteable(): void }, data: string | Buffer): void {
+      let queue = queues.get(connection);
+      if (!queue) queues.set(connection, (queue = []));
+      queue.push(data);
+      connection.requestWriteable();
+    },
+  };
+}
+
+/** A client-only NodeLoop with these protocols. */
+export function clientLoop(protocols: ProtocolDefinition<any>[]): NodeLoop {
+  return new NodeLoop({ logger: { level: "warn" }, vhosts: [{ name: "default", protocols }] });
+}
+
+export { CloseCode };
