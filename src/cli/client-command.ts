@@ -74,7 +74,10 @@ export function runClient(options: ClientCommandOptions): Promise<number> {
       if (!inputEnded || !connection || connection.state !== "established") return;
       if (outgoing.length === 0 && received >= sent) connection.close(1000, "");
     };
+    let finished = false;
     const done = (code: number) => {
+      if (finished) return;
+      finished = true;
       if (waitTimer) clearTimeout(waitTimer);
       input.close();
       loop.close(500).then(() => resolve(code));
@@ -92,7 +95,9 @@ export function runClient(options: ClientCommandOptions): Promise<number> {
       if (connection?.state === "established") connection.requestWriteable();
     });
     input.on("close", () => {
-      if (inputEnded) return;
+      // done() closes the input itself: arming the wait timer then would keep a failed
+      // client's process alive for --wait ms after it had reported the failure.
+      if (inputEnded || finished) return;
       inputEnded = true;
       maybeFinish();
       waitTimer = setTimeout(() => connection?.state === "established" && connection.close(1000, ""), options.waitMs);

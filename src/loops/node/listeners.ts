@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
-import { createSecureContext, createServer as createTlsServer, type SecureContext, type TLSSocket } from "node:tls";
+import { createSecureContext, createServer as createTlsServer, type SecureContext, type SecureContextOptions, type TLSSocket } from "node:tls";
 import { matchVhostName } from "../../core/vhost-match.js";
 import { usage } from "../../core/errors.js";
 import type { Vhost } from "../../poll/vhost.js";
@@ -56,6 +56,8 @@ interface Group {
   options: NodeListenOptions;
   vhosts: Vhost[];
   contexts: Map<Vhost, SecureContext>;
+  /** The first TLS vhost's certificate material, as read (see tlsServer). */
+  material: SecureContextOptions | null;
 }
 
 export function listenOptionsOf(vhost: Vhost): NodeListenOptions | null {
@@ -76,14 +78,18 @@ export async function startListeners(vhosts: readonly Vhost[], policy: AcceptPol
     // Port 0 asks for a fresh port each time, so such vhosts never share.
     let group = options.port === 0 ? undefined : groups.find((g) => g.port === options.port && g.host === options.host);
     if (!group) {
-      group = { host: options.host, port: options.port, options, vhosts: [], contexts: new Map() };
+      group = { host: options.host, port: options.port, options, vhosts: [], contexts: new Map(), material: null };
       groups.push(group);
     }
     if (Boolean(group.options.tls) !== Boolean(options.tls)) {
       throw usage("INVALID_ARGUMENT", `vhosts "${group.vhosts[0]?.name}" and "${vhost.name}" share port ${options.port} but only one of them has TLS`);
     }
     group.vhosts.push(vhost);
-    if (options.tls) group.contexts.set(vhost, secureContextFor(vhost.name, options.tls));
+    if (options.tls) {
+      const { material, context } = secureContextFor(vhost.name, options.tls);
+      group.contexts.set(vhost, context);
+      group.material ??= material;
+    }
   }
   const servers: Server[] = [];
   const addresses: BoundAddress[] = [];
@@ -107,14 +113,21 @@ function plainServer(group: Group, policy: AcceptPolicy): Server {
 }
 
 function tlsServer(group: Group, policy: AcceptPolicy): Server {
-  const first = group.vhosts[0]!;
   const tls = group.options.tls!;
   const names = group.vhosts.map((v) => v.name);
+  const handshakeMs = Math.max(...group.vhosts.map((v) => v.timeouts.handshakeMs));
   const server = createTlsServer(
     {
-      secureContext: group.contexts.get(first)!,
+      // tls.Server ignores a `secureContext` option: it builds its default context from
+      // cert/key/ca/... itself. Without these, a client that sends no SNI (one that
+      // connects by IP address) met a context with no certificate and a handshake failure.
+      ...group.material!,
       requestCert: tls.requireClientCert ?? false,
       rejectUnauthorized: tls.requireClientCert ?? false,
+      // Node's own default is 120 s: a client that opened TCP and never sent a
+      // ClientHello outlived the vhost's handshake timeout, which only starts once the
+      // socket is adopted after the TLS handshake.
+      ...(handshakeMs > 0 ? { handshakeTimeout: handshakeMs } : {}),
       SNICallback: (servername, callback) => {
         const index = matchVhostName(servername, names);
         callback(null, group.contexts.get(group.vhosts[index >= 0 ? index : 0]!)!);
@@ -126,13 +139,15 @@ function tlsServer(group: Group, policy: AcceptPolicy): Server {
       policy.adopt(socket, group.vhosts[index >= 0 ? index : 0]!);
     },
   );
-  server.on("tlsClientError", () => {
+  server.on("tlsClientError", (_error, socket) => {
     // A failed TLS handshake never became a connection; nothing to tell a protocol.
+    // Node does not destroy the socket after a handshake timeout, only reports it.
+    socket.destroy();
   });
   return server;
 }
 
-function secureContextFor(vhostName: string, tls: NodeTlsOptions): SecureContext {
+function secureContextFor(vhostName: string, tls: NodeTlsOptions): { material: SecureContextOptions; context: SecureContext } {
   const read = (what: string, inline: string | Buffer | undefined, file: string | undefined): string | Buffer | undefined => {
     if (inline !== undefined) return inline;
     if (file === undefined) return undefined;
@@ -148,14 +163,15 @@ function secureContextFor(vhostName: string, tls: NodeTlsOptions): SecureContext
   const ca = read("CA", tls.ca, tls.caFile);
   if (!cert) throw usage("INVALID_ARGUMENT", `vhost "${vhostName}": TLS needs a certificate (cert or certFile)`);
   if (!key) throw usage("INVALID_ARGUMENT", `vhost "${vhostName}": TLS needs a private key (key or keyFile)`);
+  const material: SecureContextOptions = {
+    cert,
+    key,
+    ...(ca !== undefined ? { ca } : {}),
+    ...(tls.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
+    ...(tls.ciphers !== undefined ? { ciphers: tls.ciphers } : {}),
+  };
   try {
-    return createSecureContext({
-      cert,
-      key,
-      ...(ca !== undefined ? { ca } : {}),
-      ...(tls.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
-      ...(tls.ciphers !== undefined ? { ciphers: tls.ciphers } : {}),
-    });
+    return { material, context: createSecureContext(material) };
   } catch (error) {
     throw usage("INVALID_ARGUMENT", `vhost "${vhostName}": the TLS certificate or key is not usable: ${(error as Error).message}`);
   }

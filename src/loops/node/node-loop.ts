@@ -37,6 +37,7 @@ export class NodeLoop {
   readonly context: Context;
   private readonly bridge: ReadinessBridge;
   private servers: Server[] = [];
+  private readonly accepted = new Set<Socket>();
   private boundAddresses: BoundAddress[] = [];
   private readonly perIp = new Map<string, number>();
   private serving = 0;
@@ -53,6 +54,15 @@ export class NodeLoop {
       adopt: (socket, vhost) => this.adoptSocket(socket, vhost),
     });
     this.servers.push(...servers);
+    // Sockets a listener accepted but has not handed over yet (a TLS handshake in
+    // progress) are not the context's; close() must drop them too, or net.Server.close()
+    // waits for them (up to the TLS handshake timeout).
+    for (const server of servers) {
+      server.on("connection", (socket: Socket) => {
+        this.accepted.add(socket);
+        socket.once("close", () => this.accepted.delete(socket));
+      });
+    }
     this.boundAddresses.push(...addresses);
     return addresses;
   }
@@ -153,6 +163,7 @@ export class NodeLoop {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       this.bridge.destroy();
+      for (const socket of this.accepted) socket.destroy();
       await Promise.all(stopped);
       this.servers = [];
     })();

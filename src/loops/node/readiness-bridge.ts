@@ -155,6 +155,7 @@ export class ReadinessBridge {
     source.onReadiness = () => this.markReady(fd);
     this.applyReadInterest(entry);
     if (source.poll() & (events | POLLERR | POLLHUP)) this.markReady(fd);
+    else this.reviewSoon();
   }
 
   private onDel(fd: number): void {
@@ -171,6 +172,19 @@ export class ReadinessBridge {
     entry.events = events;
     this.applyReadInterest(entry);
     if (entry.source.poll() & (events | POLLERR | POLLHUP)) this.markReady(fd);
+    else this.reviewSoon();
+  }
+
+  /**
+   * A hook called from outside a service (user code: connect(), adoptSocket(), rx turned
+   * back on from a timer of the user's own) can come with a new deadline (the connect or
+   * handshake timer) or forced work (input held by rx flow control) that no socket event
+   * will announce. Inside a service drain() re-arms afterwards; outside, a drain with
+   * nothing ready does it — without this a client connect that never completed never
+   * timed out, and held input was never delivered.
+   */
+  private reviewSoon(): void {
+    if (!this.running) this.scheduleDrain(false);
   }
 
   private applyReadInterest(entry: Entry): void {
