@@ -22,7 +22,7 @@ import type { Vhost } from "./vhost.js";
 import type { HandshakeRole } from "./handshake-role.js";
 
 export type ConnectionState =
-  /** Client: the transport is still connecting. */
+  /** Client: the transport is still connecting (or connected, until the next service sees it). */
   | "connecting"
   /** Reading the server's upgrade request, or (client) waiting for the 101. */
   | "handshake"
@@ -96,7 +96,10 @@ export class Connection<U = unknown> implements WsSessionEvents {
     initialProtocol: ProtocolDefinition<U>,
   ) {
     this.protocol = initialProtocol;
-    this.stateValue = role === "client" && transport.connecting ? "connecting" : "handshake";
+    // A client always starts "connecting", even on a transport that is already connected
+    // or already failed: its first service (POLLOUT, or POLLERR) moves it on, so no
+    // callback runs inside context.connect().
+    this.stateValue = role === "client" ? "connecting" : "handshake";
     this.stateTimer = new Timer(() => this.onStateTimeout());
     this.activityTimer = new Timer(() => this.onActivityTimer());
     this.userTimer = new Timer(() => this.emitConnection({ reason: "TIMER", connection: this }));
@@ -189,7 +192,11 @@ export class Connection<U = unknown> implements WsSessionEvents {
   close(code: number = CloseCode.NORMAL, reason = ""): void {
     if (this.stateValue === "closed") return;
     if (this.session && (this.stateValue === "established" || this.stateValue === "closing")) {
+      const wasClosing = this.session.closing;
       this.session.close(code, reason); // validates code and reason, throws on misuse
+      // The close-wait deadline starts now, not when the close frame goes out: a peer that
+      // stopped reading would otherwise keep a partial write, and the connection, forever.
+      if (!wasClosing) this.armStateTimer(this.vhost.timeouts.closeWaitMs, "our close frame could not be sent");
       this.stateValue = "closing";
       this.writeableRequested = false;
       this.context.markDirty(this);
@@ -199,6 +206,9 @@ export class Connection<U = unknown> implements WsSessionEvents {
       this.failClient(new Error(reason || "closed by the user before the connection was established"));
       return;
     }
+    // Before the handshake there is no close frame to send: drop the transport, or the
+    // peer would never learn that we gave up on it.
+    this.transport.destroy();
     this.finish({ code: CloseCode.ABNORMAL, closeReason: reason || "closed before the handshake completed", clean: false });
   }
 
@@ -481,6 +491,8 @@ export class Connection<U = unknown> implements WsSessionEvents {
     if (initiatedByPeer) {
       this.stateValue = "closing";
       this.writeableRequested = false;
+      // Bound the wait for our echo to go out, as for our own close (see close()).
+      this.armStateTimer(this.vhost.timeouts.closeWaitMs, "our answer to the peer's close could not be sent");
       this.emitConnection({ reason: "WS_PEER_INITIATED_CLOSE", connection: this, code, closeReason: reason });
     } else {
       this.context.timers.cancel(this.stateTimer);
@@ -500,12 +512,16 @@ export class Connection<U = unknown> implements WsSessionEvents {
   onPeerError(error: PeerError, tooLarge: { kind: "frame" | "message"; size: number; limit: number } | null): void {
     this.context.logger.info(`connection ${this.id}: ${error.message} (closing with ${error.closeCode})`);
     this.closeInfo = { code: error.closeCode, closeReason: error.message, clean: false, error };
+    // Bound the wait for our close frame to go out, as in close().
+    if (this.stateValue === "established") this.armStateTimer(this.vhost.timeouts.closeWaitMs, "our close frame could not be sent");
     this.stateValue = "closing";
     this.writeableRequested = false;
     this.heldInput = null;
     if (tooLarge) {
       this.emitConnection({ reason: "RECEIVE_TOO_LARGE", connection: this, ...tooLarge });
     }
+    // Our close already went out and nothing more will be read: no close is coming, end now.
+    if (this.session?.state === "closed" && !this.session.hasOwedFrames) this.endAfterFlush = true;
     this.context.markDirty(this);
   }
 
@@ -514,6 +530,10 @@ export class Connection<U = unknown> implements WsSessionEvents {
   /** @internal The handshake succeeded: switch to the WebSocket role. */
   establish(session: WsSession, rest: Buffer | null): void {
     this.session = session;
+    // rx may have been turned off before the session existed (FILTER_PROTOCOL_CONNECTION,
+    // CLIENT_FILTER_PRE_ESTABLISH); without this the bytes that came with the handshake
+    // would be delivered anyway.
+    if (!this.rxEnabled) session.pauseRx();
     this.handshake = null;
     this.stateValue = "established";
     this.wasEstablished = true;
@@ -572,6 +592,9 @@ export class Connection<U = unknown> implements WsSessionEvents {
   armStateTimer(ms: number, cause: string): void {
     this.stateTimeoutCause = cause;
     if (ms > 0) this.context.timers.arm(this.stateTimer, this.context.clock.now() + ms);
+    // 0 disables this state's timeout; the previous state's deadline must not outlive it
+    // (a connect timeout would otherwise fire, with the wrong cause, during the handshake).
+    else this.context.timers.cancel(this.stateTimer);
   }
 
   // ---- endings -----------------------------------------------------------------------

@@ -112,7 +112,8 @@ export class Context {
   }
 
   get connectionCount(): number {
-    return this.descriptors.size - 1;
+    // The wake-up source is not a connection; after destroy() it is gone too (was -1 then).
+    return this.descriptors.size - (this.descriptors.has(this.wakeFd) ? 1 : 0);
   }
 
   // ---- bringing connections in ------------------------------------------------------------
@@ -184,18 +185,17 @@ export class Context {
     connection.bindProtocol(protocol);
     connection.handshake = new ClientUpgrade(connection, resolved);
     if (dialError) {
-      // Tell it from the next service, so the caller holds the connection first.
-      this.descriptors.set(connection.fd, { fd: connection.fd, events: 0, vhost, connection, pollable: transport });
+      // Tell it from the next service, so the caller holds the connection first. The
+      // descriptor is announced like any other: failing it later calls the del hook, and
+      // a del without its add breaks every loop that keeps a poll set.
+      this.register(connection);
       this.deferredErrors.push([connection, dialError]);
       return connection;
     }
-    connection.armStateTimer(
-      transport.connecting ? vhost.timeouts.connectMs : vhost.timeouts.handshakeMs,
-      transport.connecting ? `could not connect to ${resolved.address}:${resolved.port}` : "no answer to the upgrade request",
-    );
+    // Even a transport that is already connected (or already failed) waits for its first
+    // service: the handshake's callbacks must not run inside connect().
+    connection.armStateTimer(vhost.timeouts.connectMs, `could not connect to ${resolved.address}:${resolved.port}`);
     this.register(connection);
-    if (!transport.connecting) connection.handshake.onConnected();
-    this.syncInterest(connection);
     return connection;
   }
 

@@ -11,7 +11,7 @@ export interface Timeouts {
   handshakeMs: number;
   /** Client: until the transport connects. Default 5 s. */
   connectMs: number;
-  /** After our close frame, until the peer's close (and, for clients, the server's end). Default 5 s. */
+  /** From the start of a close (ours, the peer's, or a failed peer's), until the close handshake is done (and, for clients, the server's end). Default 5 s. */
   closeWaitMs: number;
   /** No traffic either way for this long → close 1001. 0 = never. Default 0. */
   idleMs: number;
