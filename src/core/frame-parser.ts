@@ -104,6 +104,11 @@ export class FrameParser {
     return this.isPaused;
   }
 
+  /** Payload length declared by the frame being parsed (also of one refused as too large). */
+  get declaredLength(): number {
+    return this.header.payloadLength;
+  }
+
   get failed(): boolean {
     return this.state === State.Failed;
   }

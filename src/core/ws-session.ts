@@ -362,7 +362,7 @@ export class WsSession implements FrameSink {
 
   onProtocolError(closeCode: number, message: string): void {
     if (closeCode === CloseCode.MESSAGE_TOO_BIG) {
-      const size = this.frame?.payloadLength ?? 0;
+      const size = this.parser.declaredLength;
       this.fail(closeCode, message, { kind: "frame", size, limit: this.limits.maxFramePayload }, false);
       return;
     }
