@@ -156,6 +156,10 @@ export class Connection<U = unknown> implements WsSessionEvents {
    * callback, as lws requires. A string is sent as text, bytes as binary, unless `kind`
    * says otherwise. What the transport does not take at once is buffered and finished
    * before the next WRITEABLE.
+   *
+   * Bytes are sent without a copy (a client's masked frames aside): do not modify a
+   * buffer after passing it here. Pass a copy if you reuse it. This is what lets a large
+   * message go out without being duplicated; `bufferedAmount` tells when it is all out.
    */
   write(data: string | Uint8Array, kind?: WriteKind, options: WriteOptions = {}): void {
     if (this.stateValue !== "established") {
@@ -197,6 +201,9 @@ export class Connection<U = unknown> implements WsSessionEvents {
       // The close-wait deadline starts now, not when the close frame goes out: a peer that
       // stopped reading would otherwise keep a partial write, and the connection, forever.
       if (!wasClosing) this.armStateTimer(this.vhost.timeouts.closeWaitMs, "our close frame could not be sent");
+      // The peer's answer must be read for the close to complete, whatever rx flow
+      // control was doing: the conversation is ending, there is nothing to push back on.
+      if (!this.rxEnabled) this.setRxFlowControl(true);
       this.stateValue = "closing";
       this.writeableRequested = false;
       this.context.markDirty(this);
@@ -634,7 +641,12 @@ export class Connection<U = unknown> implements WsSessionEvents {
       this.close(CloseCode.GOING_AWAY, "idle timeout");
       return;
     }
-    if (t.pingIntervalMs > 0) {
+    // While rx is off we hold the peer back on purpose and could not read its pong:
+    // validity is not judged until reading resumes.
+    if (t.pingIntervalMs > 0 && !this.rxEnabled) {
+      this.lastRx = now;
+      this.pingSentAt = Number.NaN;
+    } else if (t.pingIntervalMs > 0) {
       if (!Number.isNaN(this.pingSentAt)) {
         if (this.lastRx <= this.pingSentAt && now - this.pingSentAt >= t.pongTimeoutMs) {
           this.transport.destroy();

@@ -91,6 +91,11 @@ export class Context {
       return vhost;
     });
     this.wakeFd = this.addDescriptor(this.vhosts[0]!, null, this.wake, POLLIN);
+    // A deadline that moves earlier outside a service (a timer armed from user code) must
+    // reach the loop, which otherwise sleeps until the deadline it knew.
+    this.timers.onEarlierDeadline = () => {
+      if (this.servicing === 0) this.wake.nudge();
+    };
     for (const vhost of this.vhosts) this.emitToVhost(vhost, { reason: "PROTOCOL_INIT", vhost }, true);
   }
 
@@ -369,7 +374,7 @@ export class Context {
   }
 
   private onWake(): void {
-    this.wake.clear();
+    if (!this.wake.clear()) return; // only a nudge: servicing it was the point
     for (const vhost of this.vhosts) this.emitToVhost(vhost, { reason: "EVENT_WAIT_CANCELLED", vhost }, true);
   }
 

@@ -28,11 +28,16 @@ export class TimerQueue {
   private heap: Entry[] = [];
   private seq = 0;
 
+  /** Called when an arm() makes the earliest deadline earlier than it was. */
+  onEarlierDeadline: (() => void) | null = null;
+
   arm(timer: Timer, deadline: number): void {
+    const earlier = this.onEarlierDeadline !== null && deadline < this.nextDeadline();
     if (timer.armed) this.stale++;
     timer.deadline = deadline;
     timer.generation++;
     this.push({ deadline, seq: this.seq++, generation: timer.generation, timer });
+    if (earlier) this.onEarlierDeadline!();
   }
 
   cancel(timer: Timer): void {

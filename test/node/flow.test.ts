@@ -259,14 +259,25 @@ describe("timers", () => {
     await log.waitFor("TIMER", () => true, 2_000);
   });
 
-  // Connection.setTimer() called outside any service (from the user's own setTimeout, a
-  // promise, another library's callback) arms the context's timer queue but gives the
-  // loop no signal: no hook is called, so the Node loop's one host timer stays armed
-  // for the old deadline (or none) and TIMER never comes while the connection is quiet.
-  // For src/poll (context.ts / connection.ts setTimer → TimerQueue.arm): when a timer is
-  // armed while no service is running and it becomes the earliest deadline, tell the
-  // loop — e.g. an optional PollHooks.timeoutChanged?(ms) hook (lws's loops re-arm from
-  // the sul head), or signal the wake source without EVENT_WAIT_CANCELLED.
-  it.todo("a TIMER set from outside any callback fires (needs a context → loop signal, see comment)");
+  // A timer armed outside any service (from the user's own setTimeout) moves the
+  // earliest deadline without a hook call; the context nudges its wake-up descriptor so
+  // the loop re-arms its one host timer.
+  it("a TIMER set from outside any callback fires", async () => {
+    const log = new EventLog();
+    const proto = defineProtocol({
+      name: "ticker",
+      callback(event) {
+        log.push(event as AnyEvent);
+      },
+    });
+    const loop = track(await listeningLoop({ protocols: [proto] }));
+    const ws = await openWs(`ws://${LOOPBACK}:${loop.port}/`);
+    cleanups.push(() => closeWs(ws));
+    await log.waitFor("ESTABLISHED", () => true, 2_000);
+    const connection = [...loop.context.connections][0]!;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    connection.setTimer(20);
+    await log.waitFor("TIMER", () => true, 2_000);
+  });
 });
 

@@ -179,18 +179,15 @@ describe("close edge cases", () => {
     expect(t.serverProto.log.filter((l) => l === "ESTABLISHED")).toEqual([]);
   });
 
-  // Design question: rx flow control also blocks reading the peer's answer to our own
-  // close, so a receiver that holds rx off and closes never completes the close handshake:
-  // it reports 1006 after close-wait although the peer answered. Closing could lift rx
-  // flow control (discarding data frames, reading control frames).
-  it("reports 1006 for our own close while rx is held, although the peer answered (current behaviour)", () => {
+  // Closing lifts rx flow control: the peer's answer has to be read for the close
+  // handshake to complete, and there is nothing left to push back on.
+  it("completes the close handshake cleanly when we close while rx is held", () => {
     const t = establishedPair();
     t.serverConn.setRxFlowControl(false);
     t.serverConn.close(1000, "bye");
+    expect(t.serverConn.rxFlowEnabled).toBe(true);
     t.driver.run();
-    expect(t.clientProto.take()).toEqual(['WS_PEER_INITIATED_CLOSE 1000 "bye"']);
-    t.driver.advance(5_000);
-    expect(t.serverProto.take()).toEqual(['CLOSED 1006 "timed out: peer did not answer our close frame" unclean']);
+    expect(t.clientProto.take()).toEqual(['WS_PEER_INITIATED_CLOSE 1000 "bye"', 'CLIENT_CLOSED 1000 "bye" clean']);
+    expect(t.serverProto.take()).toEqual(['CLOSED 1000 "" clean']);
   });
-  it.todo("completes the close handshake cleanly when we close while rx is held");
 });

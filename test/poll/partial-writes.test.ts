@@ -124,10 +124,18 @@ describe("partial writes", () => {
     expect(hex(serverGot)).toEqual(hex(up));
   });
 
-  // Design question: an unmasked payload over 256 bytes goes to the transport as the
-  // caller's own view, and what a small pipe does not take is kept as a view too. A
-  // caller that reuses its buffer after write() returns (lws copies the remainder, so
-  // lws code does) corrupts the rest of the frame on the wire. Nothing tells the caller
-  // when the bytes are out except bufferedAmount reaching 0.
-  it.todo("lets the caller reuse its buffer once write() returns, even when the write was partial");
+  // Payloads are sent without a copy (Connection.write documents it): a caller must not
+  // modify a buffer it passed to write(). That is what lets a 16 MiB message go out
+  // without being duplicated; lws copies a partial write's remainder instead.
+  it("keeps the caller's payload as a view while a partial write is pending (zero-copy contract)", () => {
+    const t = smallPipePair();
+    const payload = Buffer.alloc(64 * 1024, 0x61);
+    t.serverOut.send(t.serverConn, payload);
+    t.driver.step();
+    t.driver.step();
+    expect(t.serverConn.bufferedAmount).toBeGreaterThan(0);
+    expect(payload.every((b) => b === 0x61)).toBe(true);
+    t.driver.run();
+    expect(t.serverConn.bufferedAmount).toBe(0);
+  });
 });

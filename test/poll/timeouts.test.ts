@@ -321,17 +321,18 @@ describe("validity: ping after an interval without traffic, hang up without a po
 });
 
 describe("validity while rx is held", () => {
-  // Design question: with rx off the pong cannot be read, so a receiver that applies
-  // backpressure for longer than pingIntervalMs + pongTimeoutMs is hung up with 1006 even
-  // though its peer is alive. A serious library would suspend the validity check (or
-  // count the peer's pending bytes as proof of life) while rx is off. Today:
-  it("hangs up a connection whose own rx is off, since the pong is never read (current behaviour)", () => {
+  // With rx off the pong could not be read: holding the peer back on purpose must not
+  // get a live peer hung up. Validity is judged again once reading resumes.
+  it("does not hang up a live peer because the receiver holds rx off", () => {
     const t = establishedPair({ serverTimeouts: { pingIntervalMs: 10_000, pongTimeoutMs: 5_000 } });
     t.serverConn.setRxFlowControl(false);
-    t.driver.advance(15_000);
-    expect(t.serverProto.take()).toEqual(['CLOSED 1006 "no reply to a ping within 5000 ms" unclean']);
+    t.driver.advance(60_000);
+    expect(t.serverConn.state).toBe("established");
+    expect(t.serverProto.take()).toEqual([]);
+    t.serverConn.setRxFlowControl(true);
+    t.driver.advance(10_000);
+    expect(t.serverProto.take()).toEqual(['RECEIVE_PONG ""']);
   });
-  it.todo("does not hang up a live peer because the receiver holds rx off");
 });
 
 describe("user timers", () => {
