@@ -72,6 +72,7 @@ async function echo(args: string[]): Promise<void> {
     port: intOption(values.port, "port", 7681, 0, 65535),
     loop: loopOption(values.loop),
     protocols: [echoProtocol({ maxMessageSize })],
+    rxEcho: { maxMessageSize },
     ...(certFile && keyFile ? { tls: { cert: readPem(certFile, "certificate"), key: readPem(keyFile, "key") } } : {}),
   });
 }

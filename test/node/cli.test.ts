@@ -128,10 +128,32 @@ describe("wsloop echo", () => {
     expect(await running.exited).toBe(0);
   });
 
-  it("--loop rx is refused with a clear message (that loop is not available yet), exit 2", async () => {
-    const { code, stderr } = await complete(["echo", "--port", "0", "--loop", "rx"]);
+  for (const loop of ["rx", "manual"]) {
+    it(`--loop ${loop} serves real sockets: echo with types, 1009 over --max-message, 1001 on SIGTERM`, async () => {
+      const { url, running } = await serve(["echo", "--port", "0", "--loop", loop, "--max-message", "1024"]);
+      expect(running.lines.join("\n")).toContain(`(loop: ${loop},`);
+      const client = await ws(url);
+      const inbox = new Inbox(client);
+      client.send("héllo ✓");
+      client.send(Buffer.from([0, 1, 2, 255]));
+      const [text, binary] = await inbox.take(2);
+      expect([text!.data.toString(), text!.binary]).toEqual(["héllo ✓", false]);
+      expect([[...binary!.data], binary!.binary]).toEqual([[0, 1, 2, 255], true]);
+      const big = await ws(url);
+      const bigClosed = closeOf(big);
+      big.send(Buffer.alloc(2048));
+      expect((await bigClosed).code).toBe(1009);
+      const closed = closeOf(client);
+      running.child.kill("SIGTERM");
+      expect((await closed).code).toBe(1001);
+      expect(await running.exited).toBe(0);
+    });
+  }
+
+  it("demo refuses --loop: the demo's protocols run on the node loop", async () => {
+    const { code, stderr } = await complete(["demo", "--port", "0", "--loop", "rx"]);
     expect(code).toBe(2);
-    expect(stderr).toContain("wsloop: --loop rx is not available yet");
+    expect(stderr).toContain("--loop");
   });
 
   it("--loop with a name that is no loop at all lists the ones there are", async () => {

@@ -32,6 +32,12 @@ interface Driven {
 export interface ManualDriverOptions {
   /** Default: a new VirtualClock at 0. Pass a real clock to drive real time. */
   clock?: Clock;
+  /**
+   * Told whenever a descriptor may have become ready (data arrived, room freed,
+   * cancelService). It may be called from inside a service: only schedule a step there.
+   * Lets an embedder step on demand instead of on a fixed tick.
+   */
+  onReady?: () => void;
 }
 
 export class ManualDriver {
@@ -40,8 +46,11 @@ export class ManualDriver {
   readonly network = new MemoryNetwork();
   private readonly driven: Driven[] = [];
 
+  private readonly onReady: (() => void) | null;
+
   constructor(options: ManualDriverOptions = {}) {
     this.clock = options.clock ?? new VirtualClock();
+    this.onReady = options.onReady ?? null;
   }
 
   /** Make a context whose hooks, clock and (unless given) dialer are this driver's. */
@@ -51,6 +60,7 @@ export class ManualDriver {
       add: (fd, events, source) => {
         if (driven.entries.has(fd)) throw new Error(`add hook for fd ${fd}, which is already in the poll set`);
         driven.entries.set(fd, { pollfd: { fd, events, revents: 0 }, source });
+        if (this.onReady) source.onReadiness = this.onReady;
         source.setInterest?.(events);
         driven.hookLog.push({ hook: "add", fd, events });
       },

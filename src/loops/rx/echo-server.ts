@@ -1,0 +1,69 @@
+/**
+ * An echo server on the rx loop, for `wsloop echo --loop rx`: every message back to its
+ * sender as what it was (text or binary). Echoing through sendAll(messages$) keeps
+ * backpressure end to end: the next message is taken only when the previous one was
+ * written, so a client that does not read its echoes is held back by TCP.
+ */
+import { lastValueFrom, mergeMap, type SchedulerLike, type Subscription } from "rxjs";
+import type { LogLevel } from "../../poll/logger.js";
+import { listenRx } from "./listen.js";
+import { RxLoop } from "./rx-loop.js";
+
+export interface RxEchoServerOptions {
+  /** Default 0 (any free port). */
+  port?: number;
+  /** Default "127.0.0.1". */
+  host?: string;
+  /** Largest message echoed; over it the connection closes with 1009. Default 16 MiB. */
+  maxMessageSize?: number;
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Default asapScheduler. */
+  scheduler?: SchedulerLike;
+  logLevel?: LogLevel;
+}
+
+export interface RxEchoServer {
+  readonly loop: RxLoop;
+  readonly host: string;
+  readonly port: number;
+  readonly url: string;
+  /** Stop listening, close every connection with 1001, wait up to `graceMs`, destroy the loop. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startRxEchoServer(options: RxEchoServerOptions = {}): Promise<RxEchoServer> {
+  const maxMessageSize = options.maxMessageSize ?? 16 * 1024 * 1024;
+  const loop = new RxLoop({
+    ...(options.scheduler ? { scheduler: options.scheduler } : {}),
+    protocols: [{ name: "echo", maxMessageSize }],
+    // A whole message may wait while the previous one is written.
+    connection: { highWaterBytes: Math.max(1024 * 1024, maxMessageSize) },
+    logger: { level: options.logLevel ?? "notice" },
+  });
+  const echoing: Subscription = loop.connections$.pipe(mergeMap((c) => c.sendAll(c.messages$))).subscribe();
+  let listener;
+  try {
+    listener = await listenRx(loop, {
+      ...(options.port !== undefined ? { port: options.port } : {}),
+      ...(options.host !== undefined ? { host: options.host } : {}),
+      ...(options.tls ? { tls: options.tls } : {}),
+    });
+  } catch (error) {
+    echoing.unsubscribe();
+    loop.destroy();
+    throw error;
+  }
+  const bound = listener;
+  const hostPart = bound.host.includes(":") ? `[${bound.host}]` : bound.host;
+  return {
+    loop,
+    host: bound.host,
+    port: bound.port,
+    url: `${bound.tls ? "wss" : "ws"}://${hostPart}:${bound.port}/`,
+    async close(graceMs = 3_000) {
+      await bound.close();
+      await lastValueFrom(loop.shutdown(graceMs), { defaultValue: undefined });
+      echoing.unsubscribe();
+    },
+  };
+}

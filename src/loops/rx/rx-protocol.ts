@@ -1,0 +1,60 @@
+/**
+ * The protocol definition behind an rx loop's connections: its callback routes each
+ * reason to the connection's link (its user data), which records it for the
+ * observables. Users describe protocols by name and limits; they write no callback.
+ */
+import type { Connection } from "../../poll/connection.js";
+import { defineProtocol, type ProtocolDefinition } from "../../poll/protocol.js";
+import type { ConnectionLink } from "./link.js";
+
+export interface RxProtocolOptions {
+  /** The subprotocol name clients ask for. */
+  name: string;
+  /** Largest message accepted; over it the connection closes with 1009. Default 16 MiB. */
+  maxMessageSize?: number;
+  /** Largest frame accepted. Default: maxMessageSize. */
+  maxFrameSize?: number;
+  /** Outgoing messages are split into frames of at most this many bytes. Default: never. */
+  txPacketSize?: number;
+}
+
+export function rxProtocol(
+  options: RxProtocolOptions,
+  createLink: (connection: Connection<ConnectionLink>) => ConnectionLink,
+): ProtocolDefinition<ConnectionLink> {
+  const maxMessageSize = options.maxMessageSize ?? 16 * 1024 * 1024;
+  return defineProtocol<ConnectionLink>({
+    name: options.name,
+    maxMessageSize,
+    maxFrameSize: options.maxFrameSize ?? maxMessageSize,
+    ...(options.txPacketSize !== undefined ? { txPacketSize: options.txPacketSize } : {}),
+    delivery: "message",
+    createUserData: createLink,
+    callback(event) {
+      switch (event.reason) {
+        case "ESTABLISHED":
+        case "CLIENT_ESTABLISHED":
+          event.connection.userData.established();
+          return;
+        case "RECEIVE":
+        case "CLIENT_RECEIVE":
+          event.connection.userData.received(event.data, event.binary);
+          return;
+        case "SERVER_WRITEABLE":
+        case "CLIENT_WRITEABLE":
+          event.connection.userData.writeable();
+          return;
+        case "CLOSED":
+        case "CLIENT_CLOSED":
+          event.connection.userData.closed(event);
+          return;
+        case "CLIENT_CONNECTION_ERROR":
+          // A failed dial can come before the protocol was bound; then nobody waits for it.
+          event.connection.userData?.failed(event.error);
+          return;
+        default:
+          return;
+      }
+    },
+  });
+}

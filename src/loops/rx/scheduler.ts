@@ -1,0 +1,48 @@
+/**
+ * Time and deferred work, as the rx loop needs them. The loop itself only knows
+ * {@link LoopScheduler} (wsloop's Clock plus "run this later"); the functions below adapt
+ * RxJS 7's SchedulerLike to it. A future RxJS whose schedulers look different needs a
+ * new adapter here, nothing else.
+ */
+import type { SchedulerLike } from "rxjs";
+import type { Clock } from "../../poll/clock.js";
+
+/** A way to cancel work scheduled on a {@link LoopScheduler}. */
+export type CancelScheduled = () => void;
+
+/** What the loop needs from a host scheduler: its notion of time, and work done later. */
+export interface LoopScheduler extends Clock {
+  /**
+   * Run `work` after `delayMs` of this scheduler's time. 0 means "as soon as the
+   * scheduler runs work" — never synchronously inside this call.
+   */
+  schedule(work: () => void, delayMs: number): CancelScheduled;
+}
+
+/**
+ * The scheduler's time as a wsloop Clock. RxJS's real schedulers read Date.now(), which
+ * can step backwards; the context's clock must not, so it is held where it was until
+ * the scheduler's time passes it again. Virtual-time schedulers only move forward.
+ */
+export function schedulerClock(scheduler: SchedulerLike): Clock {
+  let last = Number.NEGATIVE_INFINITY;
+  return {
+    now() {
+      const time = scheduler.now();
+      if (time > last) last = time;
+      return last;
+    },
+  };
+}
+
+/** Adapt an RxJS scheduler (asap, async, TestScheduler, VirtualTimeScheduler) to the loop. */
+export function fromRxScheduler(scheduler: SchedulerLike): LoopScheduler {
+  const clock = schedulerClock(scheduler);
+  return {
+    now: () => clock.now(),
+    schedule(work, delayMs) {
+      const subscription = scheduler.schedule(work, delayMs);
+      return () => subscription.unsubscribe();
+    },
+  };
+}
