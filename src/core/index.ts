@@ -14,6 +14,9 @@ export { Utf8Validator, isValidUtf8 } from "./utf8.js";
 export {
   WsSession,
   defaultLimits,
+  type DeflateState,
+  type DeflateStats,
+  type EncodeDataOptions,
   type FragmentInfo,
   type WsSessionEvents,
   type WsSessionLimits,
@@ -55,3 +58,13 @@ export {
   type ExtensionElement,
 } from "./handshake/extension-header.js";
 export { hostOnly, matchVhostName } from "./vhost-match.js";
+export {
+  PerMessageDeflate,
+  permessageDeflate,
+  deflateSessionConfig,
+  type DeflateSessionConfig,
+  type PerMessageDeflateOptions,
+} from "./deflate/negotiator.js";
+export { defaultTuning as defaultDeflateTuning, type DeflateTuning } from "./deflate/options.js";
+export type { DeflateAgreement } from "./deflate/params.js";
+export { nativeZlibAvailable, setZlibPoolLimits } from "./deflate/native-zlib.js";

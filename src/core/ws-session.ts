@@ -5,6 +5,12 @@
  * frames leave as chunks appended to an array the caller gives.
  */
 import { CloseCode, isValidUserCloseCode, isValidWireCloseCode } from "./close-codes.js";
+import { MessageDeflater } from "./deflate/message-deflater.js";
+import { MessageInflater, inflateScratch } from "./deflate/message-inflater.js";
+import { nativeZlibAvailable, type ZlibSettings } from "./deflate/native-zlib.js";
+import type { DeflateSessionConfig } from "./deflate/negotiator.js";
+import { checkTuning, defaultTuning, definedTuning, type DeflateTuning } from "./deflate/options.js";
+import type { DeflateAgreement } from "./deflate/params.js";
 import { PeerError, usage } from "./errors.js";
 import { Opcode, type FrameHeader } from "./frame.js";
 import { FrameParser, type FrameSink } from "./frame-parser.js";
@@ -75,6 +81,41 @@ export interface WsSessionOptions {
   allowedRsv?: number;
   /** Outgoing messages are split into frames of at most this many payload bytes (0 = never). */
   maxOutgoingFrame?: number;
+  /**
+   * permessage-deflate in force, as {@link deflateSessionConfig} reads it from the
+   * handshake (RSV1 is then allowed whatever `allowedRsv` says). Absent/null: none.
+   */
+  deflate?: DeflateSessionConfig | null;
+}
+
+/** Per-write choices of {@link WsSession.encodeData}. */
+export interface EncodeDataOptions {
+  /**
+   * permessage-deflate: compress this message (true) or send it as it is (false).
+   * Default: compress when it is at least the threshold long. Decided by the call that
+   * starts a message; ignored when permessage-deflate was not negotiated.
+   */
+  compress?: boolean;
+}
+
+/** Byte counts of permessage-deflate on one session. */
+export interface DeflateStats {
+  /** Messages sent compressed, their bytes before and after compression. */
+  sent: { messages: number; plainBytes: number; compressedBytes: number };
+  /**
+   * Compressed messages received whole, the compressed bytes fed to the inflater and
+   * every byte it produced (also of a message refused as too large or invalid).
+   */
+  received: { messages: number; compressedBytes: number; inflatedBytes: number };
+}
+
+/** permessage-deflate as it stands on a session. */
+export interface DeflateState {
+  agreement: DeflateAgreement;
+  tuning: DeflateTuning;
+  /** Does the session hold zlib memory right now (compressor, inflater)? */
+  holds: { deflater: boolean; inflater: boolean };
+  stats: DeflateStats;
 }
 
 const emptyBuffer = Buffer.alloc(0);
@@ -117,6 +158,30 @@ export class WsSession implements FrameSink {
   // Outgoing fragmented message state, to catch misuse early.
   private sendingFragmented = false;
 
+  // permessage-deflate (null when not negotiated).
+  private readonly agreement: DeflateAgreement | null = null;
+  private tuning: DeflateTuning = { ...defaultTuning };
+  private readonly deflater: MessageDeflater | null = null;
+  private readonly inflater: MessageInflater | null = null;
+  private stats: DeflateStats | null = null;
+  /** The message being sent is compressed. */
+  private sendCompressed = false;
+  /** The message being received is compressed. */
+  private messageCompressed = false;
+  private compressedInMessage = 0;
+  /** The tail is queued: the message ends when the inflater runs dry. */
+  private messageEnding = false;
+  /** Compressed payload of the current frame still to come, for fragment delivery. */
+  private frameRemaining = 0;
+  /**
+   * Inflation stopped before its input was used up (the per-call bound, or a pause in an
+   * event); nothing more is parsed until it has caught up.
+   */
+  private backlog = false;
+  private userPaused = false;
+  /** Inflated bytes the current receive() call may still produce. */
+  private rxBudget = 0;
+
   constructor(
     options: WsSessionOptions,
     private readonly events: WsSessionEvents,
@@ -129,8 +194,37 @@ export class WsSession implements FrameSink {
       throw usage("INVALID_ARGUMENT", "a client session needs a maskSource: clients must mask every frame");
     }
     this.maxOutgoingFrame = options.maxOutgoingFrame ?? 0;
+    let allowedRsv = options.allowedRsv ?? 0;
+    const deflate = options.deflate ?? null;
+    if (deflate) {
+      if (!nativeZlibAvailable()) {
+        throw usage("INVALID_STATE", "permessage-deflate needs synchronous zlib streams, which this Node does not offer");
+      }
+      const tuning = definedTuning(deflate.tuning);
+      checkTuning(tuning);
+      this.tuning = { ...defaultTuning, ...tuning };
+      const a = { ...deflate.agreement };
+      this.agreement = a;
+      const server = options.role === "server";
+      this.deflater = new MessageDeflater(
+        this.deflaterSettings(),
+        !(server ? a.serverNoContextTakeover : a.clientNoContextTakeover),
+      );
+      // The peer's window, but at least 9: zlib deflaters asked for 8 compress with 9 (whose
+      // matches reach back at most 250 bytes), and 256 more bytes read both.
+      const peerBits = server ? a.clientMaxWindowBits : a.serverMaxWindowBits;
+      this.inflater = new MessageInflater(
+        { windowBits: Math.max(9, peerBits), level: 0, memLevel: 8, strategy: 0 },
+        !(server ? a.clientNoContextTakeover : a.serverNoContextTakeover),
+      );
+      this.stats = {
+        sent: { messages: 0, plainBytes: 0, compressedBytes: 0 },
+        received: { messages: 0, compressedBytes: 0, inflatedBytes: 0 },
+      };
+      allowedRsv |= 4;
+    }
     this.parser = new FrameParser(
-      { role: options.role, maxFramePayload: this.limits.maxFramePayload, allowedRsv: options.allowedRsv ?? 0 },
+      { role: options.role, maxFramePayload: this.limits.maxFramePayload, allowedRsv },
       this,
     );
   }
@@ -151,13 +245,43 @@ export class WsSession implements FrameSink {
   /**
    * Feed received bytes (they are unmasked in place: the session owns them). Returns how
    * many were consumed: fewer than given only when {@link pauseRx} was called from an
-   * event; feed the rest again after {@link resumeRx}.
+   * event (feed the rest again after {@link resumeRx}), or when a compressed message
+   * inflates to more than one call may produce (feed the rest again from forced
+   * service, see {@link hasPendingWork}). In both cases {@link rxPaused} is true.
    */
   receive(chunk: Buffer): number {
     if (this.inputEnded) return chunk.length;
+    this.rxBudget = this.tuning.inflateChunk;
+    if (this.backlog) {
+      if (this.userPaused) return 0;
+      // Inflation held back by the previous call comes first: the bytes after it wait.
+      this.drain();
+      if (this.inputEnded) return chunk.length;
+      if (this.backlog || this.userPaused) return 0;
+      this.parser.resume();
+    }
     const consumed = this.parser.push(chunk);
     // Input after the end of the conversation is discarded, not held.
     return this.inputEnded ? chunk.length : consumed;
+  }
+
+  /**
+   * Work is pending that no input will bring: a compressed message inflates to more
+   * than one call may produce (`inflateChunk`), and the rest waits. While it does,
+   * {@link rxPaused} is true, so the caller holds its input; a forced service call feeds
+   * it again ({@link receive}, or {@link continueRx} when nothing is held), which
+   * continues the inflation first. False while rx is paused by {@link pauseRx}.
+   */
+  get hasPendingWork(): boolean {
+    return this.backlog && !this.userPaused && !this.inputEnded;
+  }
+
+  /**
+   * Forced service without held input: continue pending inflation (at most one
+   * `inflateChunk` of output), exactly as `receive` of an empty chunk.
+   */
+  continueRx(): void {
+    this.receive(emptyBuffer);
   }
 
   /** True once nothing more will be read: the peer's close arrived or it broke the protocol. */
@@ -167,15 +291,73 @@ export class WsSession implements FrameSink {
 
   /** Stop consuming input right after the current event (rx flow control). */
   pauseRx(): void {
+    this.userPaused = true;
     this.parser.pause();
   }
 
   resumeRx(): void {
-    if (!this.inputEnded) this.parser.resume();
+    this.userPaused = false;
+    if (!this.inputEnded && !this.backlog) this.parser.resume();
   }
 
+  /** No input is consumed now: paused by {@link pauseRx}, or inflation is pending ({@link hasPendingWork}). */
   get rxPaused(): boolean {
     return this.parser.paused;
+  }
+
+  // ---- permessage-deflate --------------------------------------------------------------
+
+  /** permessage-deflate as negotiated and tuned, or null when it is not in force. */
+  get deflate(): DeflateState | null {
+    if (!this.agreement) return null;
+    return {
+      agreement: { ...this.agreement },
+      tuning: { ...this.tuning },
+      holds: { deflater: this.deflater!.holdsMemory, inflater: this.inflater!.holdsMemory },
+      stats: { sent: { ...this.stats!.sent }, received: { ...this.stats!.received } },
+    };
+  }
+
+  /**
+   * Tune permessage-deflate on this connection (lws_set_extension_option). Level,
+   * memLevel and windowBits apply from the next message on (it starts a fresh
+   * compression context, which a sender may always do); threshold and inflateChunk at
+   * once. Throws when permessage-deflate is not in force.
+   */
+  setDeflateOptions(tuning: Partial<DeflateTuning>): void {
+    if (!this.agreement) throw usage("INVALID_STATE", "permessage-deflate is not in force on this connection");
+    const update = definedTuning(tuning);
+    checkTuning(update);
+    const before = this.deflaterSettings();
+    this.tuning = { ...this.tuning, ...update };
+    const after = this.deflaterSettings();
+    if (before.level !== after.level || before.memLevel !== after.memLevel || before.windowBits !== after.windowBits) {
+      this.deflater!.reconfigure(after);
+    }
+  }
+
+  /**
+   * Free zlib memory now and end the session (the connection is gone). Without it the
+   * memory is freed when the session is collected; after a close handshake or a peer
+   * error it is already freed.
+   */
+  dispose(): void {
+    this.inputEnded = true;
+    this.stateValue = "closed";
+    this.pieces = [];
+    this.deflater?.release();
+    this.inflater?.release();
+  }
+
+  private deflaterSettings(): ZlibSettings {
+    const a = this.agreement!;
+    const agreed = this.role === "server" ? a.serverMaxWindowBits : a.clientMaxWindowBits;
+    return {
+      windowBits: Math.min(agreed, this.tuning.windowBits),
+      level: this.tuning.level,
+      memLevel: this.tuning.memLevel,
+      strategy: 0,
+    };
   }
 
   /** Are there control frames owed to the peer? */
@@ -197,6 +379,8 @@ export class WsSession implements FrameSink {
       bytes += encodeFrame(out, Opcode.CLOSE, this.owedClose, { mask: this.mask });
       this.owedClose = null;
       this.closeSent = true;
+      // No data follows a close: the compressor is needless from here on.
+      this.deflater?.release();
       // After failing there is no close to wait for (RFC 6455 §7.1.7).
       this.stateValue = this.closeReceived || this.failed ? "closed" : "closing";
     }
@@ -207,7 +391,7 @@ export class WsSession implements FrameSink {
    * Encode user data. `opcode` is TEXT, BINARY or CONTINUATION; `fin` false leaves the
    * message open for continuations. Throws on misuse (after close, bad sequence).
    */
-  encodeData(out: Uint8Array[], opcode: number, payload: Uint8Array, fin = true): number {
+  encodeData(out: Uint8Array[], opcode: number, payload: Uint8Array, fin = true, options?: EncodeDataOptions): number {
     if (this.closing || this.stateValue !== "open") {
       throw usage("CONNECTION_CLOSED", "cannot send data after the close handshake has begun");
     }
@@ -222,20 +406,38 @@ export class WsSession implements FrameSink {
     } else {
       throw usage("INVALID_ARGUMENT", `opcode ${opcode} is not a data opcode (use ping() or close() for control frames)`);
     }
+    const starts = opcode !== Opcode.CONTINUATION;
+    const deflater = this.deflater;
+    if (starts) {
+      this.sendCompressed = deflater !== null && (options?.compress ?? payload.length >= this.tuning.threshold);
+    } else if (deflater && options?.compress !== undefined && options.compress !== this.sendCompressed) {
+      throw usage("INVALID_ARGUMENT", "whether a message is compressed is decided by its first frame; a continuation cannot change it");
+    }
+    let data = payload;
+    if (this.sendCompressed) {
+      data = deflater!.compress(payload, fin);
+      const sent = this.stats!.sent;
+      sent.plainBytes += payload.length;
+      sent.compressedBytes += data.length;
+      if (fin) sent.messages++;
+    }
     this.sendingFragmented = !fin;
-    if (fin && opcode !== Opcode.CONTINUATION) {
-      return encodeMessage(out, opcode, payload, this.maxOutgoingFrame, { mask: this.mask });
+    // RSV1 marks the first frame of a compressed message only (RFC 7692 §6).
+    const rsv1 = this.sendCompressed && starts;
+    if (fin && starts) {
+      return encodeMessage(out, opcode, data, this.maxOutgoingFrame, { mask: this.mask, rsv1 });
     }
     const max = this.maxOutgoingFrame;
-    if (max === 0 || payload.length <= max) return encodeFrame(out, opcode, payload, { fin, mask: this.mask });
+    if (max === 0 || data.length <= max) return encodeFrame(out, opcode, data, { fin, rsv1, mask: this.mask });
     // A fragment the caller sends is bound by maxOutgoingFrame too (the peer's frame
     // limit does not care how the message was cut): split it, the first piece keeping
     // the opcode and only the last one taking the caller's fin.
     let total = 0;
-    for (let offset = 0; offset < payload.length; offset += max) {
-      const end = Math.min(offset + max, payload.length);
-      total += encodeFrame(out, offset === 0 ? opcode : Opcode.CONTINUATION, payload.subarray(offset, end), {
-        fin: fin && end === payload.length,
+    for (let offset = 0; offset < data.length; offset += max) {
+      const end = Math.min(offset + max, data.length);
+      total += encodeFrame(out, offset === 0 ? opcode : Opcode.CONTINUATION, data.subarray(offset, end), {
+        fin: fin && end === data.length,
+        rsv1: rsv1 && offset === 0,
         mask: this.mask,
       });
     }
@@ -283,6 +485,21 @@ export class WsSession implements FrameSink {
       this.messageHeld = 0;
       this.messageSize = 0;
       if (!this.messageBinary) this.utf8.reset();
+      this.messageCompressed = header.rsv1 && this.inflater !== null;
+      this.compressedInMessage = 0;
+      this.messageEnding = false;
+    }
+    if (this.messageCompressed) {
+      // Declared lengths are compressed bytes, which are not held: the limit applies to
+      // what they inflate to, as it comes out (takeInflated). Each fragment still costs
+      // its overhead, so the budget does not depend on how the input was chunked.
+      if (this.delivery === "message" && header.payloadLength > 0) {
+        this.messageHeld += this.limits.fragmentOverhead;
+        if (this.messageHeld > this.limits.maxMessageSize + this.limits.fragmentOverhead) {
+          this.tooLarge("message", this.messageHeld, this.limits.maxMessageSize);
+        }
+      }
+      return;
     }
     // The frame limit is the parser's; the message limit is checked as bytes arrive,
     // but a declared length that cannot fit is refused before any of it is held.
@@ -306,6 +523,16 @@ export class WsSession implements FrameSink {
     if (header.opcode >= Opcode.CLOSE) {
       data.copy(this.control!, this.controlLength);
       this.controlLength += data.length;
+      return;
+    }
+    if (this.messageCompressed) {
+      this.compressedInMessage += data.length;
+      this.stats!.received.compressedBytes += data.length;
+      this.frameRemaining = remaining;
+      const last = header.fin && remaining === 0;
+      this.inflater!.push(data, last);
+      if (last) this.messageEnding = true;
+      this.drain();
       return;
     }
     if (!this.messageBinary && !this.utf8.push(data)) {
@@ -339,6 +566,22 @@ export class WsSession implements FrameSink {
       return;
     }
     if (!header.fin) return;
+    if (this.messageCompressed) {
+      // A last frame with payload queued the tail with its last byte; the message ended
+      // when the inflater ran dry (or will, when the backlog is done).
+      if (header.payloadLength > 0) return;
+      if (this.compressedInMessage === 0) {
+        // No compressed byte at all: an empty message (the inflater is not involved, so a
+        // peer that sends RSV1 with nothing cannot leave it inside a half-read block).
+        this.endCompressedMessage(emptyBuffer);
+        return;
+      }
+      this.inflater!.push(emptyBuffer, true);
+      this.messageEnding = true;
+      this.frameRemaining = 0;
+      this.drain();
+      return;
+    }
     if (!this.messageBinary && !this.utf8.finish()) {
       this.fail(CloseCode.INVALID_PAYLOAD, "text message ends inside a UTF-8 sequence");
       return;
@@ -371,6 +614,102 @@ export class WsSession implements FrameSink {
 
   // ---- internals -------------------------------------------------------------------
 
+  /**
+   * Inflate what the inflater holds, within this call's budget, handing each piece on.
+   * Stops with `backlog` set when the budget is spent or an event paused rx with input
+   * left; the parser is then paused until a later call finishes the work.
+   */
+  private drain(): void {
+    const inflater = this.inflater!;
+    while (!this.inputEnded) {
+      const more = inflater.hasMore;
+      if (!more && !this.messageEnding) {
+        this.backlog = false;
+        return;
+      }
+      if (this.userPaused || (more && this.rxBudget <= 0)) {
+        inflater.keepInput();
+        this.backlog = true;
+        this.parser.pause();
+        return;
+      }
+      if (!more) {
+        this.backlog = false;
+        this.endCompressedMessage(emptyBuffer);
+        return;
+      }
+      const scratch = inflateScratch();
+      // At most one byte past the limit is ever inflated: that byte is what proves it.
+      const cap = Math.min(this.rxBudget, scratch.length, this.limits.maxMessageSize - this.messageSize + 1);
+      const n = inflater.read(scratch, cap);
+      if (n < 0) {
+        this.fail(CloseCode.INVALID_PAYLOAD, `invalid compressed data: ${inflater.error ?? "zlib error"}`);
+        return;
+      }
+      this.rxBudget -= n;
+      this.stats!.received.inflatedBytes += n;
+      if (n === 0) continue;
+      // Copied out of the shared scratch before any event can run.
+      const piece = Buffer.from(scratch.subarray(0, n));
+      if (this.messageEnding && !inflater.hasMore) {
+        this.backlog = false;
+        this.endCompressedMessage(piece);
+        return;
+      }
+      this.takeInflated(piece, false);
+    }
+  }
+
+  private endCompressedMessage(last: Buffer): void {
+    this.messageEnding = false;
+    this.inflater!.endMessage();
+    this.stats!.received.messages++;
+    this.takeInflated(last, true);
+  }
+
+  /** One inflated piece: checked (UTF-8, limits) like received payload, then delivered or held. */
+  private takeInflated(piece: Buffer, final: boolean): void {
+    const limit = this.limits.maxMessageSize;
+    if (piece.length > 0) {
+      if (!this.messageBinary && !this.utf8.push(piece)) {
+        this.fail(CloseCode.INVALID_PAYLOAD, "text message is not valid UTF-8");
+        return;
+      }
+      this.messageSize += piece.length;
+      if (this.messageSize > limit) {
+        this.tooLarge("message", this.messageSize, limit);
+        return;
+      }
+      if (this.delivery === "message") {
+        this.messageHeld += piece.length;
+        if (this.messageHeld > limit + this.limits.fragmentOverhead) {
+          this.tooLarge("message", this.messageHeld, limit);
+          return;
+        }
+      }
+    }
+    if (final && !this.messageBinary && !this.utf8.finish()) {
+      this.fail(CloseCode.INVALID_PAYLOAD, "text message ends inside a UTF-8 sequence");
+      return;
+    }
+    if (this.delivery === "fragment") {
+      if (piece.length === 0 && !final) return;
+      const first = this.messageFirstPiece;
+      this.messageFirstPiece = false;
+      if (final) this.messageOpen = false;
+      this.events.onFragment(piece, { first, final, binary: this.messageBinary, remaining: final ? 0 : this.frameRemaining });
+      return;
+    }
+    if (piece.length > 0) this.pieces.push(piece);
+    if (!final) return;
+    this.messageOpen = false;
+    const pieces = this.pieces;
+    const data =
+      pieces.length === 0 ? emptyBuffer : pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, this.messageSize);
+    this.pieces = [];
+    this.events.onMessage(data, this.messageBinary);
+  }
+
   private onPingFrame(payload: Buffer): void {
     // Only the newest ping is answered when several arrive before we can write
     // (RFC 6455 §5.5.3 allows it), so a ping flood holds at most 125 bytes here.
@@ -401,6 +740,7 @@ export class WsSession implements FrameSink {
     this.closeReceived = true;
     this.inputEnded = true;
     this.pieces = [];
+    this.inflater?.release();
     const initiatedByPeer = !this.closing;
     if (initiatedByPeer) {
       // Echo the peer's code (RFC 6455 §5.5.1); an empty close is answered empty.
@@ -428,6 +768,7 @@ export class WsSession implements FrameSink {
     this.inputEnded = true;
     this.failed = true;
     this.pieces = [];
+    this.inflater?.release();
     this.owedPong = null;
     if (!this.closing) {
       // Our messages are ASCII, so cutting at 123 bytes cannot split a UTF-8 sequence.

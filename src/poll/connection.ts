@@ -37,6 +37,8 @@ export type WriteKind = "text" | "binary" | "continuation" | "ping";
 export interface WriteOptions {
   /** false leaves the message open: continue it with kind "continuation". Default true. */
   fin?: boolean;
+  /** permessage-deflate: compress this message or not (default: by the protocol's threshold). */
+  compress?: boolean;
 }
 
 let nextConnectionId = 1;
@@ -183,7 +185,10 @@ export class Connection<U = unknown> implements WsSessionEvents {
     const session = this.session!;
     let bytes: number;
     if (resolved === "ping") bytes = session.encodePing(out, payload);
-    else bytes = session.encodeData(out, opcodeOf(resolved), payload, options.fin ?? true);
+    else {
+      const encodeOptions = options.compress === undefined ? undefined : { compress: options.compress };
+      bytes = session.encodeData(out, opcodeOf(resolved), payload, options.fin ?? true, encodeOptions);
+    }
     this.wroteInWriteable = true;
     this.noteTraffic(false);
     this.writeOut(out, bytes);
@@ -341,6 +346,9 @@ export class Connection<U = unknown> implements WsSessionEvents {
       } else if (session.inputDone) {
         this.heldInput = null;
       }
+      // Inflated output still pending (one chunk per pass): no network event will
+      // announce it, so ask for forced service; the held input is fed again from there.
+      if (session.hasPendingWork && this.rxEnabled) this.context.markForced(this);
       this.context.markDirty(this);
       return;
     }
@@ -692,6 +700,8 @@ export class Connection<U = unknown> implements WsSessionEvents {
     this.pending = [];
     this.pendingBytes = 0;
     this.heldInput = null;
+    // zlib memory goes now, not when the session is collected.
+    this.session?.dispose();
     this.context.removeConnection(this);
     if (this.wasEstablished) {
       this.emitConnection({ reason: this.role === "server" ? "CLOSED" : "CLIENT_CLOSED", connection: this, ...info });

@@ -1,3 +1,4 @@
+import { deflateSessionConfig } from "../core/deflate/negotiator.js";
 import type { NegotiatedExtension } from "../core/handshake/extension.js";
 import type { MaskSource } from "../core/mask-source.js";
 import type { WsSessionOptions } from "../core/ws-session.js";
@@ -22,6 +23,7 @@ export function sessionOptions(
     delivery: protocol.delivery ?? "message",
     allowedRsv,
     maxOutgoingFrame: protocol.txPacketSize ?? 0,
+    deflate: deflateSessionConfig(role, extensions, protocol.extensions ?? []),
     ...(maskSource ? { maskSource } : {}),
   };
 }
