@@ -20,7 +20,7 @@ export interface ServeOptions {
   tls?: NodeTlsOptions;
   logLevel?: LogLevel;
   /** The echo command: on --loop rx the RxJS echo server (observables end to end) serves. */
-  rxEcho?: { maxMessageSize: number };
+  rxEcho?: { maxMessageSize: number; deflate: boolean };
 }
 
 interface Running {
@@ -107,6 +107,7 @@ async function startOnRx(options: ServeOptions): Promise<Running> {
     port: options.port,
     host: options.host,
     maxMessageSize: options.rxEcho.maxMessageSize,
+    deflate: options.rxEcho.deflate,
     ...(options.tls?.cert && options.tls.key ? { tls: { cert: options.tls.cert, key: options.tls.key } } : {}),
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
   });

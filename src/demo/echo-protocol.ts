@@ -4,6 +4,7 @@
  * control) until the queue drains, so a client that sends faster than it reads slows
  * down instead of growing the server's memory.
  */
+import { permessageDeflate, type PerMessageDeflateOptions } from "../core/deflate/negotiator.js";
 import { defineProtocol, type ProtocolDefinition } from "../poll/protocol.js";
 
 export interface EchoOptions {
@@ -13,6 +14,8 @@ export interface EchoOptions {
   maxMessageSize?: number;
   /** Queued bytes above which reading pauses. Default: the message limit, at least 64 KiB. */
   queueBudget?: number;
+  /** Negotiate permessage-deflate (true for its defaults, or its options). Default off. */
+  deflate?: boolean | PerMessageDeflateOptions;
 }
 
 interface EchoState {
@@ -28,6 +31,7 @@ export function echoProtocol(options: EchoOptions = {}): ProtocolDefinition<Echo
     maxMessageSize,
     maxFrameSize: maxMessageSize,
     createUserData: () => ({ queue: [], queued: 0 }),
+    ...(options.deflate ? { extensions: [permessageDeflate(options.deflate === true ? {} : options.deflate)] } : {}),
     callback(event) {
       switch (event.reason) {
         case "RECEIVE": {

@@ -187,7 +187,11 @@ window.scenarios = {
 
 const CHROMIUM_CHECK = executableCheck(CHROMIUM_PATH);
 
-describeWithPeer("interop: Chromium (playwright-core) → wsloop echo server", "chromium", CHROMIUM_CHECK, () => {
+for (const deflate of [false, true]) {
+const title = `interop: Chromium (playwright-core) → wsloop echo server${deflate ? " with permessage-deflate" : ""}`;
+/** What the page must see as ws.extensions: Chromium always offers deflate. */
+const expectedExtensions = deflate ? /^permessage-deflate/ : /^$/;
+describeWithPeer(title, "chromium", CHROMIUM_CHECK, () => {
   let server: WsloopServer;
   let http: Server | undefined;
   let browser: ChromiumPeer | undefined;
@@ -196,7 +200,7 @@ describeWithPeer("interop: Chromium (playwright-core) → wsloop echo server", "
   const seen: SeenHandshake[] = [];
 
   beforeAll(async () => {
-    server = await startWsloopServer([echoWithCloseMe("echo", seen)]);
+    server = await startWsloopServer([echoWithCloseMe("echo", seen, deflate)]);
     http = createServer((request, response) => {
       if (request.url?.startsWith("/interop")) {
         response.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
@@ -234,12 +238,12 @@ describeWithPeer("interop: Chromium (playwright-core) → wsloop echo server", "
     page.evaluate(`window.scenarios[${JSON.stringify(name)}](...${JSON.stringify(args)})`) as Promise<T>;
   const context = () => `page errors: ${pageErrors.join(" | ") || "none"}; wsloop log: ${server.log.join(" | ") || "none"}`;
 
-  it("handshake: subprotocol echo chosen, Chromium's permessage-deflate offer declined (extensions === \"\")", async () => {
+  it(`handshake: subprotocol echo chosen, Chromium's permessage-deflate offer ${deflate ? "accepted" : "declined"}`, async () => {
     const r = await run<{ protocol: string; extensions: string; close: { code: number; wasClean: boolean } }>("handshake");
     expect(r.protocol, context()).toBe("echo");
     // Chromium did offer deflate (so the empty answer is a decline, not a missing offer).
     expect(seen.at(-1)?.extensions, context()).toMatch(/permessage-deflate/);
-    expect(r.extensions, context()).toBe("");
+    expect(r.extensions, context()).toMatch(expectedExtensions);
     expect(r.close, context()).toMatchObject({ code: 1000, wasClean: true });
   }, 15_000);
 
@@ -247,7 +251,7 @@ describeWithPeer("interop: Chromium (playwright-core) → wsloop echo server", "
     const messages = ["hello", "", "héllo ✓ 🚀", "日本語テキスト", "a".repeat(125), "b".repeat(126), "€🚀".repeat(20_000), "\u0000 nul and \u{10FFFF}"];
     const r = await run<{ extensions: string; errors: string[]; close: { code: number; wasClean: boolean } }>("text", messages);
     expect(r.errors, context()).toEqual([]);
-    expect(r.extensions).toBe("");
+    expect(r.extensions).toMatch(expectedExtensions);
     expect(r.close, context()).toMatchObject({ code: 1000, wasClean: true });
   }, 15_000);
 
@@ -283,3 +287,4 @@ describeWithPeer("interop: Chromium (playwright-core) → wsloop echo server", "
     expect(r, context()).toEqual({ code: CLOSE_ME_CODE, reason: CLOSE_ME_REASON, wasClean: true });
   }, 15_000);
 });
+}

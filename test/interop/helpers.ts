@@ -130,8 +130,8 @@ export interface SeenHandshake {
  * "close-me" makes the server close with 4001 "bye from wsloop". Upgrade requests it
  * is asked to accept are recorded in `seen`.
  */
-export function echoWithCloseMe(name = "echo", seen?: SeenHandshake[]): ProtocolDefinition<any> {
-  const echo = recordHandshakes(echoProtocol({ name, maxMessageSize: ECHO_MAX_MESSAGE }), seen);
+export function echoWithCloseMe(name = "echo", seen?: SeenHandshake[], deflate = false): ProtocolDefinition<any> {
+  const echo = recordHandshakes(echoProtocol({ name, maxMessageSize: ECHO_MAX_MESSAGE, deflate }), seen);
   return defineProtocol<any>({
     ...echo,
     callback(event: CallbackEvent<any>) {

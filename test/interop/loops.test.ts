@@ -1,7 +1,7 @@
 /**
  * Every loop on real sockets against a real peer: `wsloop echo --loop L` (the CLI,
  * started as a process) answers Debian's python3-websockets client for L = node, rx
- * and manual — the same scenarios, the same results.
+ * and manual, with and without permessage-deflate — the same scenarios, the same results.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -14,8 +14,9 @@ interface EchoProcess {
   child: ChildProcess;
 }
 
-async function startEcho(loop: string): Promise<EchoProcess> {
-  const child = spawn(process.execPath, ["bin/wsloop.js", "echo", "--port", "0", "--loop", loop], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+async function startEcho(loop: string, deflate: boolean): Promise<EchoProcess> {
+  const args = ["bin/wsloop.js", "echo", "--port", "0", "--loop", loop, ...(deflate ? ["--deflate"] : [])];
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   const url = await within(
     new Promise<string>((resolve, reject) => {
@@ -32,12 +33,18 @@ async function startEcho(loop: string): Promise<EchoProcess> {
   return { url, child };
 }
 
-for (const loop of ["node", "rx", "manual"]) {
-  describeWithPeer(`interop: Python websockets client → wsloop echo --loop ${loop}`, "python3-websockets", pythonWebsocketsCheck, () => {
+const variants = ["node", "rx", "manual"].flatMap((loop) => [
+  { loop, deflate: false },
+  { loop, deflate: true },
+]);
+
+for (const { loop, deflate } of variants) {
+  const title = `interop: Python websockets client → wsloop echo --loop ${loop}${deflate ? " --deflate" : ""}`;
+  describeWithPeer(title, "python3-websockets", pythonWebsocketsCheck, () => {
     let server: EchoProcess;
     beforeAll(async () => {
       await ensureDistBuilt();
-      server = await startEcho(loop);
+      server = await startEcho(loop, deflate);
     }, 30_000);
     afterAll(() => {
       server?.child.kill("SIGKILL");
@@ -51,6 +58,9 @@ for (const loop of ["node", "rx", "manual"]) {
         expect(r.json?.["ok"], context).toBe(true);
         expect(r.code, context).toBe(0);
         expect(r.json!["close_code"], context).toBe(scenario === "close" ? 4000 : 1000);
+        // Python offers permessage-deflate: taken with --deflate, declined cleanly without.
+        const extensions = (r.json!["extensions"] as string[]).map((e) => e.split(";")[0]!.trim());
+        expect(extensions, context).toEqual(deflate ? ["permessage-deflate"] : []);
       }, 20_000);
     }
   });

@@ -150,6 +150,21 @@ describe("wsloop echo", () => {
     });
   }
 
+  for (const loop of ["node", "rx", "manual"]) {
+    it(`--deflate on --loop ${loop}: permessage-deflate is negotiated and compressed messages echo`, async () => {
+      const { url } = await serve(["echo", "--port", "0", "--loop", loop, "--deflate"]);
+      const client = await ws(url);
+      expect(client.extensions).toMatch(/^permessage-deflate/);
+      const inbox = new Inbox(client);
+      const text = "compress me ".repeat(5_000);
+      client.send(text);
+      client.send(Buffer.alloc(100_000, 7));
+      const [a, b] = await inbox.take(2);
+      expect(a!.data.toString()).toBe(text);
+      expect(b!.data.equals(Buffer.alloc(100_000, 7))).toBe(true);
+    });
+  }
+
   it("demo refuses --loop: the demo's protocols run on the node loop", async () => {
     const { code, stderr } = await complete(["demo", "--port", "0", "--loop", "rx"]);
     expect(code).toBe(2);

@@ -4,6 +4,7 @@
  * backpressure end to end: the next message is taken only when the previous one was
  * written, so a client that does not read its echoes is held back by TCP.
  */
+import { permessageDeflate } from "../../core/deflate/negotiator.js";
 import { lastValueFrom, mergeMap, type SchedulerLike, type Subscription } from "rxjs";
 import type { LogLevel } from "../../poll/logger.js";
 import { listenRx } from "./listen.js";
@@ -16,6 +17,8 @@ export interface RxEchoServerOptions {
   host?: string;
   /** Largest message echoed; over it the connection closes with 1009. Default 16 MiB. */
   maxMessageSize?: number;
+  /** Negotiate permessage-deflate. Default off. */
+  deflate?: boolean;
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Default asapScheduler. */
   scheduler?: SchedulerLike;
@@ -35,7 +38,7 @@ export async function startRxEchoServer(options: RxEchoServerOptions = {}): Prom
   const maxMessageSize = options.maxMessageSize ?? 16 * 1024 * 1024;
   const loop = new RxLoop({
     ...(options.scheduler ? { scheduler: options.scheduler } : {}),
-    protocols: [{ name: "echo", maxMessageSize }],
+    protocols: [{ name: "echo", maxMessageSize, ...(options.deflate ? { extensions: [permessageDeflate()] } : {}) }],
     // A whole message may wait while the previous one is written.
     connection: { highWaterBytes: Math.max(1024 * 1024, maxMessageSize) },
     logger: { level: options.logLevel ?? "notice" },

@@ -3,6 +3,7 @@
  * reason to the connection's link (its user data), which records it for the
  * observables. Users describe protocols by name and limits; they write no callback.
  */
+import type { ExtensionNegotiator } from "../../core/handshake/extension.js";
 import type { Connection } from "../../poll/connection.js";
 import { defineProtocol, type ProtocolDefinition } from "../../poll/protocol.js";
 import type { ConnectionLink } from "./link.js";
@@ -16,6 +17,8 @@ export interface RxProtocolOptions {
   maxFrameSize?: number;
   /** Outgoing messages are split into frames of at most this many bytes. Default: never. */
   txPacketSize?: number;
+  /** Extensions to negotiate, e.g. permessageDeflate() from wsloop/core. */
+  extensions?: readonly ExtensionNegotiator[];
 }
 
 export function rxProtocol(
@@ -28,6 +31,7 @@ export function rxProtocol(
     maxMessageSize,
     maxFrameSize: options.maxFrameSize ?? maxMessageSize,
     ...(options.txPacketSize !== undefined ? { txPacketSize: options.txPacketSize } : {}),
+    ...(options.extensions ? { extensions: options.extensions } : {}),
     delivery: "message",
     createUserData: createLink,
     callback(event) {
