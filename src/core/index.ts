@@ -58,6 +58,27 @@ export {
   type ExtensionElement,
 } from "./handshake/extension-header.js";
 export { hostOnly, matchVhostName } from "./vhost-match.js";
+export { ChunkedDecoder, encodeChunk, type ChunkedDecoderOptions } from "./http/chunked.js";
+export {
+  LengthDecoder,
+  CloseDelimitedDecoder,
+  requestBodyFraming,
+  responseBodyFraming,
+  type BodyDecoder,
+  type BodyStep,
+  type BodyFraming,
+} from "./http/body.js";
+export { buildResponseHead, headerPairs, httpDate, parseHttpDate, type HeadersInit } from "./http/response-head.js";
+export { statusText } from "./http/status.js";
+export { mimeTypeOf, DEFAULT_MIME_TYPE } from "./http/mime.js";
+export { parseRange, contentRange, type RangeResult } from "./http/range.js";
+export { entityTag, isNotModified, ifRangeAllows, noneMatchHits } from "./http/conditional.js";
+export { parseRequestPath, type RequestPath } from "./http/request-path.js";
+export { cacheControl, type CachePolicy } from "./http/cache-control.js";
+export { errorPage, escapeHtml } from "./http/error-page.js";
+export { matchMount, type MountHit } from "./http/mount-match.js";
+export { acceptsEncoding } from "./http/content-coding.js";
+export { sniffHttp, HTTP_METHODS } from "./http/method-sniff.js";
 export {
   PerMessageDeflate,
   permessageDeflate,

@@ -14,8 +14,28 @@ export interface ClientTlsOptions {
 }
 
 export interface ConnectInfo {
-  /** ws://, wss:// URL; the fields below override its parts. */
+  /**
+   * ws://, wss:// URL; http://, https:// with a `method` for an HTTP request; raw:// for
+   * a RAW connection. The fields below override its parts.
+   */
   url?: string;
+  /**
+   * Stay in HTTP with this method instead of upgrading (lws's info.method): "GET",
+   * "POST", ... The response comes as ESTABLISHED_CLIENT_HTTP, RECEIVE_CLIENT_HTTP,
+   * COMPLETED_CLIENT_HTTP, CLOSED_CLIENT_HTTP. "RAW" makes a RAW connection.
+   */
+  method?: string;
+  /** HTTP: the request body, sent with its Content-Length. */
+  body?: string | Uint8Array;
+  /** HTTP: follow up to this many redirects (301, 302, 303, 307, 308). Default 0: the redirect is the response. */
+  followRedirects?: number;
+  /**
+   * HTTP: share one connection with other pipelined requests to the same host and port
+   * (lws's LCCSCF_PIPELINE): made while another is in flight, this request waits for it
+   * and then goes out on its kept-alive connection; if the server will not keep it alive,
+   * the waiting requests get connections of their own.
+   */
+  pipeline?: boolean;
   /** Host name or IP to connect to. */
   address?: string;
   port?: number;
@@ -47,6 +67,11 @@ export interface ResolvedConnectInfo {
   headers: Array<[string, string]>;
   tls: false | Required<Pick<ClientTlsOptions, "allowSelfSigned" | "skipHostnameCheck">> & Pick<ClientTlsOptions, "ca">;
   vhost: string | undefined;
+  /** null: a WebSocket; "RAW": a raw connection; otherwise the HTTP method. */
+  method: string | null;
+  body: Uint8Array | null;
+  followRedirects: number;
+  pipeline: boolean;
 }
 
 export function resolveConnectInfo(info: ConnectInfo): ResolvedConnectInfo {
@@ -54,6 +79,7 @@ export function resolveConnectInfo(info: ConnectInfo): ResolvedConnectInfo {
   let port = info.port;
   let path = info.path;
   let secure = false;
+  let method: string | null = info.method ?? null;
   if (info.url !== undefined) {
     let url: URL;
     try {
@@ -61,10 +87,18 @@ export function resolveConnectInfo(info: ConnectInfo): ResolvedConnectInfo {
     } catch {
       throw usage("INVALID_ARGUMENT", `"${info.url}" is not a URL`);
     }
-    if (url.protocol !== "ws:" && url.protocol !== "wss:") {
-      throw usage("INVALID_ARGUMENT", `a WebSocket URL starts with ws:// or wss://, not ${url.protocol}//`);
+    const scheme = url.protocol;
+    // http(s):// only with a method: connect() means a WebSocket unless told otherwise
+    // (lws's info.method), and a WebSocket client given a web page's URL is a mistake.
+    const http = (scheme === "http:" || scheme === "https:") && method !== null && method !== "RAW";
+    if (!http && scheme !== "ws:" && scheme !== "wss:" && scheme !== "raw:") {
+      throw usage(
+        "INVALID_ARGUMENT",
+        `a WebSocket URL starts with ws:// or wss://, not ${scheme}// (http:// and https:// need a method, e.g. { method: "GET" }; raw:// is a RAW connection)`,
+      );
     }
-    secure = url.protocol === "wss:";
+    if (scheme === "raw:") method ??= "RAW";
+    secure = scheme === "wss:" || scheme === "https:";
     address ??= url.hostname.replace(/^\[(.*)\]$/, "$1");
     port ??= url.port ? Number(url.port) : secure ? 443 : 80;
     path ??= `${url.pathname || "/"}${url.search}`;
@@ -94,7 +128,21 @@ export function resolveConnectInfo(info: ConnectInfo): ResolvedConnectInfo {
           skipHostnameCheck: tlsWanted === true ? false : (tlsWanted.skipHostnameCheck ?? false),
           ...(tlsWanted !== true && tlsWanted.ca !== undefined ? { ca: tlsWanted.ca } : {}),
         };
+  if (method !== null && method !== "RAW" && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(method)) {
+    throw usage("INVALID_ARGUMENT", `method ${JSON.stringify(method)} is not an HTTP token`);
+  }
+  const followRedirects = info.followRedirects ?? 0;
+  if (!Number.isInteger(followRedirects) || followRedirects < 0) {
+    throw usage("INVALID_ARGUMENT", `followRedirects must be a non-negative integer, got ${String(info.followRedirects)}`);
+  }
+  if (info.body !== undefined && (method === null || method === "RAW")) {
+    throw usage("INVALID_ARGUMENT", "a body is sent only with an HTTP method");
+  }
   return {
+    method,
+    body: info.body === undefined ? null : typeof info.body === "string" ? Buffer.from(info.body, "utf8") : info.body,
+    followRedirects,
+    pipeline: info.pipeline === true && method !== null && method !== "RAW",
     address,
     port,
     path,

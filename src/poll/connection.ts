@@ -20,6 +20,8 @@ import { Timer } from "./timer-queue.js";
 import { END_OF_STREAM, type PeerAddress, type Transport } from "./transport.js";
 import type { Vhost } from "./vhost.js";
 import type { HandshakeRole } from "./handshake-role.js";
+import type { HeadersInit } from "../core/http/response-head.js";
+import type { HttpServerRole, HttpHeadOptions, HttpRequestInfo } from "./http/server-role.js";
 
 export type ConnectionState =
   /** Client: the transport is still connecting (or connected, until the next service sees it). */
@@ -27,6 +29,10 @@ export type ConnectionState =
   /** Reading the server's upgrade request, or (client) waiting for the 101. */
   | "handshake"
   | "established"
+  /** Serving HTTP requests that are not upgrades (between them too, while kept alive). */
+  | "http"
+  /** A RAW connection: bytes both ways, no protocol of ours on top. */
+  | "raw"
   /** The close handshake has begun. */
   | "closing"
   | "closed";
@@ -42,6 +48,19 @@ export interface WriteOptions {
 }
 
 let nextConnectionId = 1;
+
+/** Where a connection that handed its transport on (or has none yet) points: never ready, takes nothing. */
+export const DETACHED: Transport = {
+  onReadiness: null,
+  poll: () => 0,
+  read: () => null,
+  write: () => 0,
+  end: () => {},
+  destroy: () => {},
+  remote: null,
+  connecting: true,
+  error: null,
+};
 
 export class Connection<U = unknown> implements WsSessionEvents {
   readonly id = nextConnectionId++;
@@ -89,14 +108,21 @@ export class Connection<U = unknown> implements WsSessionEvents {
   private lastTraffic = 0;
   private pingSentAt = Number.NaN;
 
+  private vhostValue: Vhost;
+  private transportValue: Transport;
+  private fdValue: number;
+
   constructor(
     readonly context: Context,
-    readonly vhost: Vhost,
+    vhost: Vhost,
     readonly role: "server" | "client",
-    /** @internal */ readonly transport: Transport,
-    readonly fd: number,
+    transport: Transport,
+    fd: number,
     initialProtocol: ProtocolDefinition<U>,
   ) {
+    this.transportValue = transport;
+    this.fdValue = fd;
+    this.vhostValue = vhost;
     this.protocol = initialProtocol;
     // A client always starts "connecting", even on a transport that is already connected
     // or already failed: its first service (POLLOUT, or POLLERR) moves it on, so no
@@ -113,6 +139,38 @@ export class Connection<U = unknown> implements WsSessionEvents {
     return this.stateValue;
   }
 
+  /** @internal The transport this connection sits on (a followed redirect moves it to a new one). */
+  get transport(): Transport {
+    return this.transportValue;
+  }
+
+  /** The descriptor number, as announced through the hooks. */
+  get fd(): number {
+    return this.fdValue;
+  }
+
+  /** @internal A client moves to a new transport and descriptor (an HTTP redirect): back to connecting. */
+  replaceTransport(transport: Transport, fd: number): void {
+    this.transportValue = transport;
+    this.fdValue = fd;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.endAfterFlush = false;
+    this.heldInput = null;
+    this.stateValue = "connecting";
+  }
+
+  /** @internal Give up the transport (it went on to another connection): what is left here touches nothing. */
+  detachTransport(): void {
+    this.transportValue = DETACHED;
+    this.fdValue = -1;
+  }
+
+  /** The vhost serving this connection; for HTTP, the one the Host header chose. */
+  get vhost(): Vhost {
+    return this.vhostValue;
+  }
+
   /** The peer's address, as the transport reports it. */
   get peer(): PeerAddress | null {
     return this.transport.remote;
@@ -121,6 +179,8 @@ export class Connection<U = unknown> implements WsSessionEvents {
   /**
    * Request headers (server) or response headers (client) of the upgrade. Available
    * until the ESTABLISHED callback returns, then dropped to save memory (as lws does).
+   * On HTTP connections: the current request's headers, until its transaction completes
+   * (client: the response's, for the whole response).
    */
   get headers(): HeaderList | null {
     return this.headersValue;
@@ -164,6 +224,14 @@ export class Connection<U = unknown> implements WsSessionEvents {
    * message go out without being duplicated; `bufferedAmount` tells when it is all out.
    */
   write(data: string | Uint8Array, kind?: WriteKind, options: WriteOptions = {}): void {
+    if (this.stateValue === "raw") {
+      // RAW: the bytes as they are (lws_write with LWS_WRITE_RAW), once per RAW_WRITEABLE.
+      this.claimWrite("write");
+      const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+      this.noteTraffic(false);
+      this.writeOut([bytes], bytes.length);
+      return;
+    }
     if (this.stateValue !== "established") {
       throw this.closedError("write");
     }
@@ -218,6 +286,14 @@ export class Connection<U = unknown> implements WsSessionEvents {
       this.failClient(new Error(reason || "closed by the user before the connection was established"));
       return;
     }
+    if (this.stateValue === "http" || this.stateValue === "raw") {
+      // No close frame either, but what was written is delivered first, then the end.
+      this.endAfterFlush = true;
+      this.writeableRequested = false;
+      if (this.pendingBytes === 0) this.endTransport();
+      else this.context.markDirty(this);
+      return;
+    }
     // Before the handshake there is no close frame to send: drop the transport, or the
     // peer would never learn that we gave up on it.
     this.transport.destroy();
@@ -233,7 +309,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
     this.rxEnabled = enabled;
     if (enabled) {
       this.session?.resumeRx();
-      if (this.heldInput) this.context.markForced(this);
+      if (this.heldInput || (!this.session && this.handshake?.hasHeldInput?.())) this.context.markForced(this);
     } else {
       this.session?.pauseRx();
     }
@@ -249,6 +325,152 @@ export class Connection<U = unknown> implements WsSessionEvents {
     if (!(ms >= 0)) throw usage("INVALID_ARGUMENT", `timer delay must be a non-negative number of ms, got ${ms}`);
     if (this.stateValue === "closed") throw this.closedError("setTimer");
     this.context.timers.arm(this.userTimer, this.context.clock.now() + ms);
+  }
+
+  // ---- HTTP (server) -------------------------------------------------------------------------
+
+  /** The request being served (HTTP), or null between requests and on other connections. */
+  get httpRequest(): HttpRequestInfo | null {
+    return this.httpRole()?.currentRequest ?? null;
+  }
+
+  /**
+   * Start the response: status line, headers by name, and the end of the head
+   * (lws_add_http_header_status, _by_name, lws_finalize_http_header and the HEADERS
+   * write, in one). With `contentLength` the body is that long; without, it is chunked
+   * (HTTP/1.0 peers: ends with the connection). Content-Length, Transfer-Encoding and
+   * Connection are the library's: pass `contentLength` / `close` instead. The body
+   * follows with writeHttp() from HTTP_WRITEABLE; nothing is sent for HEAD.
+   */
+  writeHttpHead(status: number, headers?: HeadersInit, options: HttpHeadOptions = {}): void {
+    this.requireHttp("writeHttpHead").writeHead(status, headers, options);
+  }
+
+  /**
+   * Write one piece of the response body, from HTTP_WRITEABLE, once per callback (lws_write
+   * with LWS_WRITE_HTTP / LWS_WRITE_HTTP_FINAL). `final` ends a chunked body; a body with a
+   * Content-Length ends with its last byte. Not copied: do not change `data` after.
+   */
+  writeHttp(data: string | Uint8Array, options: { final?: boolean } = {}): void {
+    const role = this.requireHttp("writeHttp");
+    this.claimWrite("writeHttp", false);
+    role.writeBody(typeof data === "string" ? Buffer.from(data, "utf8") : data, options.final ?? false);
+    // Counted once it is written: a write refused for its content leaves the turn unused.
+    this.wroteInWriteable = true;
+  }
+
+  /** A whole response at once (head and body in one write), then transactionCompleted(). For small bodies: a large one belongs in HTTP_WRITEABLE pieces. */
+  respond(status: number, headers?: HeadersInit, body?: string | Uint8Array): void {
+    this.requireHttp("respond").respond(status, headers, body === undefined ? null : typeof body === "string" ? Buffer.from(body, "utf8") : body);
+  }
+
+  /**
+   * Answer with an error status and a short HTML page that links /error.css when the
+   * vhost serves one (lws_return_http_status); a 404 serves the vhost's errorDocument404
+   * instead when it has one. Completes the transaction.
+   */
+  respondError(status: number, message?: string): void {
+    this.requireHttp("respondError").respondError(status, message);
+  }
+
+  /** Redirect (lws_http_redirect): `status` 301, 302, 303, 307 or 308 with Location. Completes the transaction. */
+  redirect(status: number, location: string): void {
+    this.requireHttp("redirect").redirect(status, location);
+  }
+
+  /**
+   * The response is complete (lws_http_transaction_completed): the connection goes back
+   * to keep-alive and reads the next request once every byte is out; it is closed
+   * instead when the response could not be delimited or either side asked for close.
+   * A chunked body not yet ended is ended here.
+   */
+  transactionCompleted(): void {
+    this.requireHttp("transactionCompleted").complete();
+  }
+
+  private httpRole(): HttpServerRole | null {
+    const role = this.session ? null : this.handshake;
+    return role && (role as { kind?: string }).kind === "http-server" ? (role as HttpServerRole) : null;
+  }
+
+  private requireHttp(what: string): HttpServerRole {
+    const role = this.httpRole();
+    if (!role || !role.currentRequest) {
+      if (this.stateValue === "closed") throw this.closedError(what);
+      throw usage("INVALID_STATE", `${what}() on connection ${this.id}, which is not serving an HTTP request (state ${this.stateValue})`);
+    }
+    return role;
+  }
+
+  // ---- writeable bookkeeping for roles ------------------------------------------------------
+
+  /** @internal Check that a write may happen now (inside WRITEABLE, once) and count it (unless `count` is false). */
+  claimWrite(what: string, count = true): void {
+    if (!this.inWriteable) {
+      throw usage(
+        "WRITE_OUTSIDE_WRITEABLE",
+        `${what}() is only allowed inside a WRITEABLE callback: call requestWriteable() and write when it comes`,
+      );
+    }
+    if (this.wroteInWriteable) {
+      throw usage("SECOND_WRITE_IN_WRITEABLE", "only one write per WRITEABLE callback: call requestWriteable() again for the next");
+    }
+    if (count) this.wroteInWriteable = true;
+  }
+
+  /** @internal Was a WRITEABLE requested? Clears the request. */
+  takeWriteableRequest(): boolean {
+    if (!this.writeableRequested) return false;
+    this.writeableRequested = false;
+    return true;
+  }
+
+  /** @internal Is a WRITEABLE requested (not cleared)? */
+  get hasWriteableRequest(): boolean {
+    return this.writeableRequested;
+  }
+
+  /** @internal Deliver a WRITEABLE of a role (HTTP_WRITEABLE, RAW_WRITEABLE). */
+  runWriteable(reason: "HTTP_WRITEABLE" | "RAW_WRITEABLE"): void {
+    this.inWriteable = true;
+    this.wroteInWriteable = false;
+    try {
+      this.emitConnection({ reason, connection: this });
+    } finally {
+      this.inWriteable = false;
+    }
+  }
+
+  /** @internal A role moves the connection on (handshake → http, → raw, → handshake for an upgrade). */
+  setState(state: "handshake" | "http" | "raw"): void {
+    if (this.stateValue === "closed") return;
+    this.stateValue = state;
+    this.context.markDirty(this);
+  }
+
+  /** @internal The Host header chose another vhost of the listener's group. */
+  moveToVhost(vhost: Vhost): void {
+    this.vhostValue = vhost;
+  }
+
+  /** @internal The state's deadline (connect, handshake) no longer applies. */
+  cancelStateTimer(): void {
+    this.context.timers.cancel(this.stateTimer);
+  }
+
+  /** @internal The connection is past its opening: failures from now are closes, not connection errors. */
+  markEstablished(): void {
+    this.wasEstablished = true;
+  }
+
+  /** @internal Bytes handed out and not yet taken by the transport (roles wait for 0 to move on). */
+  get pendingOutput(): number {
+    return this.pendingBytes;
+  }
+
+  /** @internal Traffic for the idle timer, from roles. */
+  noteActivity(rx: boolean): void {
+    this.noteTraffic(rx);
   }
 
   // ---- service (called by the context) ---------------------------------------------------
@@ -270,6 +492,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
     if (revents & POLLERR) {
       this.onTransportGone(this.transport.error?.message ?? "transport error");
     } else if (revents & POLLHUP && !(revents & POLLIN)) {
+      if (!this.session && this.handshake?.onHangup?.()) return;
       this.onTransportGone("peer hung up");
     }
   }
@@ -282,6 +505,10 @@ export class Connection<U = unknown> implements WsSessionEvents {
   /** @internal Forced service: deliver input held while rx was off. */
   serviceForced(): void {
     if (this.stateValue === "closed") return;
+    if (!this.session && this.handshake?.serviceForced) {
+      this.handshake.serviceForced();
+      return;
+    }
     if (this.heldInput && this.rxEnabled) this.serviceRead();
   }
 
@@ -294,13 +521,21 @@ export class Connection<U = unknown> implements WsSessionEvents {
         return POLLOUT;
       default: {
         let events = 0;
-        if (this.rxEnabled && !this.endAfterFlush) events |= POLLIN;
+        const role = this.session ? null : this.handshake;
+        if (this.rxEnabled && !this.endAfterFlush && (role?.wantsRead?.() ?? true)) events |= POLLIN;
         if (this.pendingBytes > 0 || this.endAfterFlush || this.validityPingOwed) events |= POLLOUT;
         else if (this.session?.hasOwedFrames) events |= POLLOUT;
-        else if (this.writeableRequested && this.stateValue === "established") events |= POLLOUT;
+        else if (this.writeableRequested && this.canWrite) events |= POLLOUT;
+        else if (role?.wantsWrite?.()) events |= POLLOUT;
         return events;
       }
     }
+  }
+
+  /** States in which a requested WRITEABLE is delivered. */
+  private get canWrite(): boolean {
+    const s = this.stateValue;
+    return s === "established" || s === "http" || s === "raw";
   }
 
   /** @internal The context records what the hooks were told. */
@@ -326,6 +561,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
       chunk = this.transport.read();
       if (chunk === null) return;
       if (chunk === END_OF_STREAM) {
+        if (!this.session && this.handshake?.onEnd?.()) return;
         this.onTransportGone("peer closed the connection");
         return;
       }
@@ -406,7 +642,11 @@ export class Connection<U = unknown> implements WsSessionEvents {
       return;
     }
     const session = this.session;
-    if (!session) return;
+    if (!session) {
+      // HTTP, RAW: the role's own writing, or the user's WRITEABLE.
+      this.handshake?.onWriteable?.();
+      return;
+    }
     // Rung 2: frames the library owes.
     if (session.hasOwedFrames || this.validityPingOwed) {
       const out: Uint8Array[] = [];
@@ -594,6 +834,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
     this.transport.destroy();
     this.context.removeConnection(this);
     this.context.logger.info(`client connection ${this.id} failed: ${error.message}`);
+    this.handshake?.onFail?.();
     this.emitConnection({ reason: "CLIENT_CONNECTION_ERROR", connection: this, cause: error.message, error });
   }
 
@@ -703,6 +944,8 @@ export class Connection<U = unknown> implements WsSessionEvents {
     // zlib memory goes now, not when the session is collected.
     this.session?.dispose();
     this.context.removeConnection(this);
+    const role = this.session ? null : this.handshake;
+    if (role?.onFinish?.(info)) return;
     if (this.wasEstablished) {
       this.emitConnection({ reason: this.role === "server" ? "CLOSED" : "CLIENT_CLOSED", connection: this, ...info });
     } else if (this.role === "client") {
@@ -743,8 +986,15 @@ export class Connection<U = unknown> implements WsSessionEvents {
   private closeAfterCallback(code: number, reason: string, during: string): void {
     if (this.stateValue === "closed") return;
     if (during === "CLOSED" || during === "CLIENT_CLOSED" || during === "CLIENT_CONNECTION_ERROR") return;
-    if (this.stateValue === "established" || this.stateValue === "closing") {
-      if (!this.session!.closing) this.close(code, reason);
+    if (during === "CLOSED_HTTP" || during === "CLOSED_CLIENT_HTTP" || during === "RAW_CLOSE" || during === "HTTP_DROP_PROTOCOL") return;
+    // A refusing filter is answered by the role (403), not by closing.
+    if (during.startsWith("FILTER_")) return;
+    if (this.session && (this.stateValue === "established" || this.stateValue === "closing")) {
+      if (!this.session.closing) this.close(code, reason);
+      return;
+    }
+    if (this.stateValue === "http" || this.stateValue === "raw") {
+      this.close();
       return;
     }
     // Before the WebSocket exists, the handshake role acts on emitConnection's result.

@@ -12,12 +12,15 @@ import { usage } from "../core/errors.js";
 import { PooledMaskSource, type MaskSource } from "../core/mask-source.js";
 import { ClientUpgrade } from "./client-upgrade.js";
 import { monotonicClock, type Clock } from "./clock.js";
-import { resolveConnectInfo, type ConnectInfo } from "./connect-info.js";
-import { Connection } from "./connection.js";
+import { resolveConnectInfo, type ConnectInfo, type ResolvedConnectInfo } from "./connect-info.js";
+import { HttpClientRole } from "./http/client-role.js";
+import { Connection, DETACHED } from "./connection.js";
 import type { ContextEvents, PollHooks } from "./events.js";
 import { Logger, type LoggerOptions } from "./logger.js";
 import { POLLIN, type PollFd } from "./pollfd.js";
-import { ServerUpgrade } from "./server-upgrade.js";
+import type { FileOps } from "./file-ops.js";
+import { HttpServerRole } from "./http/server-role.js";
+import { RawRole, becomeRaw } from "./http/raw-role.js";
 import { TimerQueue } from "./timer-queue.js";
 import type { Dialer, Pollable, Transport } from "./transport.js";
 import { Vhost, resolveRoutes, type Routes, type VhostDefinition } from "./vhost.js";
@@ -34,11 +37,20 @@ export interface ContextOptions {
   dialer?: Dialer;
   /** Mask keys for client frames. Default: crypto-random, pooled. */
   maskSource?: MaskSource;
+  /** How FILE mounts read files (lws_plat_file_ops). Loops provide one; needed when a vhost has a FILE mount. */
+  fileOps?: FileOps;
 }
 
 export interface AdoptOptions {
-  /** The vhost that serves it. Default: the first. */
+  /** The vhost that serves it. Default: the first (of `vhosts` when given). */
   vhost?: string;
+  /**
+   * The vhosts sharing the listener this came from: the Host header of each request
+   * picks one (exact name, then parent domain); the first is the default.
+   */
+  vhosts?: readonly string[];
+  /** Adopt as a RAW connection of this protocol (lws_adopt_descriptor_vhost with a raw role): RAW_ADOPT first. */
+  rawProtocol?: string;
   /** WebSocket paths for this connection, instead of the vhost's (see VhostDefinition.routes). */
   routes?: Routes;
 }
@@ -64,6 +76,8 @@ export class Context {
   /** @internal */ readonly maskSource: MaskSource;
   /** The descriptor of the cancel-service wake-up source, announced through the add hook. */
   readonly wakeFd: number;
+  /** The file operations FILE mounts read through, or null. */
+  readonly fileOps: FileOps | null;
 
   private readonly hooks: PollHooks | null;
   private readonly dialer: Dialer | null;
@@ -75,6 +89,8 @@ export class Context {
   private dirty: AnyConnection[] = [];
   private servicing = 0;
   private destroyed = false;
+  /** destroy() is under way: nothing new is dialed from the endings it causes. */
+  private destroying = false;
 
   constructor(options: ContextOptions) {
     if (options.vhosts.length === 0) throw usage("INVALID_ARGUMENT", "a context needs at least one vhost");
@@ -83,6 +99,7 @@ export class Context {
     this.hooks = options.hooks ?? null;
     this.dialer = options.dialer ?? null;
     this.maskSource = options.maskSource ?? new PooledMaskSource();
+    this.fileOps = options.fileOps ?? null;
     const names = new Set<string>();
     this.vhosts = options.vhosts.map((definition) => {
       const vhost = new Vhost(this, definition);
@@ -90,6 +107,12 @@ export class Context {
       names.add(vhost.name);
       return vhost;
     });
+    if (!this.fileOps) {
+      const withFiles = this.vhosts.find((v) => v.mounts.some((m) => m.kind === "file"));
+      if (withFiles) {
+        throw usage("INVALID_ARGUMENT", `vhost "${withFiles.name}" has a FILE mount but the context has no fileOps (loops supply one; pass \`fileOps\` otherwise)`);
+      }
+    }
     this.wakeFd = this.addDescriptor(this.vhosts[0]!, null, this.wake, POLLIN);
     // A deadline that moves earlier outside a service (a timer armed from user code) must
     // reach the loop, which otherwise sleeps until the deadline it knew.
@@ -129,8 +152,15 @@ export class Context {
    */
   adopt(transport: Transport, options: AdoptOptions = {}): AnyConnection | null {
     this.assertAlive();
-    const vhost = this.vhost(options.vhost);
-    const routes = options.routes ? resolveRoutes(vhost.name, vhost.protocolNames, options.routes) : vhost.routes;
+    const group = (options.vhosts ?? []).map((name) => this.vhost(name));
+    const vhost = options.vhost !== undefined ? this.vhost(options.vhost) : (group[0] ?? this.vhost());
+    if (!group.includes(vhost)) group.unshift(vhost);
+    const routes = options.routes ? resolveRoutes(vhost.name, vhost.protocolNames, options.routes) : null;
+    let raw = null;
+    if (options.rawProtocol !== undefined) {
+      raw = vhost.protocol(options.rawProtocol);
+      if (!raw) throw usage("UNKNOWN_PROTOCOL", `vhost "${vhost.name}" has no protocol "${options.rawProtocol}"`);
+    }
     const connection = new Connection(this, vhost, "server", transport, this.allocateFd(), vhost.protocols[0]!);
     const refused = connection.emitConnection({
       reason: "FILTER_NETWORK_CONNECTION",
@@ -144,9 +174,19 @@ export class Context {
       this.logger.info(`refused connection from ${peer ? `${peer.address}:${peer.port}` : "an unknown peer"} (FILTER_NETWORK_CONNECTION)`);
       return null;
     }
-    connection.handshake = new ServerUpgrade(connection, routes);
-    connection.armStateTimer(vhost.timeouts.handshakeMs, "no complete upgrade request");
     this.register(connection);
+    if (raw) {
+      this.servicing++;
+      try {
+        becomeRaw(connection, raw, null);
+      } finally {
+        this.endService();
+      }
+    } else {
+      // Every server connection starts as HTTP: a request that asks for websocket is
+      // handed to the handshake, the others are HTTP transactions.
+      connection.handshake = new HttpServerRole(connection, group, routes);
+    }
     return connection;
   }
 
@@ -173,35 +213,110 @@ export class Context {
     if (!this.dialer) {
       throw usage("INVALID_STATE", "this context has no dialer: create it through a loop (or pass `dialer`) to make client connections");
     }
-    let transport: Transport;
-    let dialError: Error | null = null;
+    if (resolved.pipeline) {
+      // lws's LCCSCF_PIPELINE: wait for the connection already open to that server.
+      const owner = this.pipelines.get(pipelineKey(resolved));
+      const ownerRole = owner?.handshake instanceof HttpClientRole ? owner.handshake : null;
+      if (ownerRole?.canQueue) {
+        const queued = new Connection(this, vhost, "client", DETACHED, -1, protocol);
+        queued.path = resolved.path;
+        queued.bindProtocol(protocol);
+        queued.handshake = new HttpClientRole(queued, resolved);
+        ownerRole.enqueue(queued);
+        return queued;
+      }
+    }
+    const { transport, dialError } = this.dial(resolved);
+    const connection = new Connection(this, vhost, "client", transport, this.allocateFd(), protocol);
+    connection.path = resolved.path;
+    connection.bindProtocol(protocol);
+    if (resolved.method === "RAW") connection.handshake = new RawRole(connection);
+    else if (resolved.method !== null) connection.handshake = new HttpClientRole(connection, resolved);
+    else connection.handshake = new ClientUpgrade(connection, resolved);
+    if (resolved.pipeline) this.pipelines.set(pipelineKey(resolved), connection);
+    this.startDial(connection, resolved, dialError);
+    return connection;
+  }
+
+  /** Pipelined HTTP clients: the connection that has the transport to each server. */
+  private readonly pipelines = new Map<string, AnyConnection>();
+
+  /** @internal A pipelined client no longer owns a transport others may wait for. */
+  leavePipeline(connection: AnyConnection, resolved: ResolvedConnectInfo): void {
+    const key = pipelineKey(resolved);
+    if (this.pipelines.get(key) === connection) this.pipelines.delete(key);
+  }
+
+  /**
+   * @internal The kept-alive transport of `from` (its response complete) goes on to the
+   * queued `to`, descriptor and all: the loop sees no change, `to` sends its request.
+   */
+  handOver(from: AnyConnection, to: AnyConnection, resolved: ResolvedConnectInfo): void {
+    const descriptor = this.descriptors.get(from.fd);
+    if (!descriptor || descriptor.connection !== from) return;
+    descriptor.connection = to;
+    to.replaceTransport(from.transport, from.fd);
+    from.detachTransport();
+    this.pipelines.set(pipelineKey(resolved), to);
+    this.markDirty(to);
+  }
+
+  /** @internal A queued pipelined client gets a connection of its own (the server would not keep one alive). */
+  dialOwn(connection: AnyConnection, resolved: ResolvedConnectInfo): void {
+    if (connection.state === "closed") return;
+    if (this.destroying) {
+      connection.failClient(new Error("the context was destroyed while the request waited for its pipeline"));
+      return;
+    }
+    const { transport, dialError } = this.dial(resolved);
+    connection.replaceTransport(transport, this.allocateFd());
+    this.startDial(connection, resolved, dialError);
+  }
+
+  private dial(resolved: ResolvedConnectInfo): { transport: Transport; dialError: Error | null } {
     try {
-      transport = this.dialer({
+      const transport = this.dialer!({
         address: resolved.address,
         port: resolved.port,
         tls: resolved.tls && { serverName: resolved.address, ...resolved.tls },
       });
+      return { transport, dialError: null };
     } catch (error) {
-      dialError = error instanceof Error ? error : new Error(String(error));
-      transport = failedTransport(dialError);
+      const dialError = error instanceof Error ? error : new Error(String(error));
+      return { transport: failedTransport(dialError), dialError };
     }
-    const connection = new Connection(this, vhost, "client", transport, this.allocateFd(), protocol);
+  }
+
+  /**
+   * A client connection leaves its transport for a new one to `resolved` (an HTTP
+   * redirect): the old descriptor is deleted, the new one added, and the connection
+   * starts connecting again.
+   */
+  /** @internal */
+  redial(connection: AnyConnection, resolved: ResolvedConnectInfo): void {
+    const old = connection.transport;
+    this.removeConnection(connection);
+    old.destroy();
+    const { transport, dialError } = this.dial(resolved);
+    connection.replaceTransport(transport, this.allocateFd());
     connection.path = resolved.path;
-    connection.bindProtocol(protocol);
-    connection.handshake = new ClientUpgrade(connection, resolved);
+    this.startDial(connection, resolved, dialError);
+  }
+
+  private startDial(connection: AnyConnection, resolved: ResolvedConnectInfo, dialError: Error | null): void {
+    const vhost = connection.vhost;
     if (dialError) {
       // Tell it from the next service, so the caller holds the connection first. The
       // descriptor is announced like any other: failing it later calls the del hook, and
       // a del without its add breaks every loop that keeps a poll set.
       this.register(connection);
       this.deferredErrors.push([connection, dialError]);
-      return connection;
+      return;
     }
     // Even a transport that is already connected (or already failed) waits for its first
     // service: the handshake's callbacks must not run inside connect().
     connection.armStateTimer(vhost.timeouts.connectMs, `could not connect to ${resolved.address}:${resolved.port}`);
     this.register(connection);
-    return connection;
   }
 
   private readonly deferredErrors: Array<[AnyConnection, Error]> = [];
@@ -292,6 +407,7 @@ export class Context {
   /** Close every connection (1001) is the loops' graceful shutdown; this drops them and tells the protocols. */
   destroy(): void {
     if (this.destroyed) return;
+    this.destroying = true;
     for (const connection of [...this.connections]) {
       connection.transport.destroy();
       connection.finish({ code: 1006, closeReason: "context destroyed", clean: false });
@@ -316,6 +432,9 @@ export class Context {
   /** @internal A connection has work for forced service. */
   markForced(connection: AnyConnection): void {
     this.forced.add(connection);
+    // Marked from user code (rx turned back on from a timer of its own): no poll-set
+    // change need come with it, so the loop is woken to ask adjustTimeout() again.
+    if (this.servicing === 0) this.wake.nudge();
   }
 
   /** @internal The connection is gone: its descriptor is released. */
@@ -418,6 +537,10 @@ export class Context {
   private assertAlive(): void {
     if (this.destroyed) throw usage("INVALID_STATE", "the context has been destroyed");
   }
+}
+
+function pipelineKey(resolved: ResolvedConnectInfo): string {
+  return `${resolved.tls ? "https" : "http"}://${resolved.address}:${resolved.port}`;
 }
 
 /** Stands in for a transport whose dialer threw: it only ever reports the error. */

@@ -36,6 +36,20 @@ export interface CloseData {
   error?: PeerError;
 }
 
+/** An HTTP request as FILTER_HTTP_CONNECTION and HTTP see it. Headers stay readable on the connection until the transaction completes. */
+export interface HttpRequestData {
+  method: string;
+  /** The path, percent-decoded and checked (no dot segments, no encoded slashes): "/docs/a b.txt". */
+  path: string;
+  /** The raw query after "?", without it; "" when there is none. */
+  query: string;
+  headers: HeaderList;
+  /** "1.0" or "1.1". */
+  version: string;
+  /** The mountpoint that routed the request here (a CALLBACK mount), or null. */
+  mountpoint: string | null;
+}
+
 export type ConnectionEvents<U> =
   | ({ reason: "FILTER_NETWORK_CONNECTION"; peer: PeerAddress | null } & ConnectionEvent<U>)
   | ({ reason: "FILTER_PROTOCOL_CONNECTION"; headers: HeaderList; path: string } & ConnectionEvent<U>)
@@ -54,7 +68,36 @@ export type ConnectionEvents<U> =
   | ({ reason: "CLIENT_RECEIVE_PONG"; data: Buffer } & ConnectionEvent<U>)
   | ({ reason: "CLIENT_WRITEABLE" } & ConnectionEvent<U>)
   | ({ reason: "CLIENT_CLOSED" } & CloseData & ConnectionEvent<U>)
-  | ({ reason: "TIMER" } & ConnectionEvent<U>);
+  | ({ reason: "TIMER" } & ConnectionEvent<U>)
+  // ---- HTTP server (lws's LWS_CALLBACK_HTTP*) ----
+  /** Before the request is acted on; non-zero refuses it with 403. */
+  | ({ reason: "FILTER_HTTP_CONNECTION" } & HttpRequestData & ConnectionEvent<U>)
+  /** A request to answer. Answer now (respond, respondError, writeHttpHead) or ask for HTTP_WRITEABLE; a request nobody takes up is answered 404. */
+  | ({ reason: "HTTP" } & HttpRequestData & ConnectionEvent<U>)
+  /** A piece of the request body (a view: copy it to keep it). */
+  | ({ reason: "HTTP_BODY"; data: Buffer } & ConnectionEvent<U>)
+  | ({ reason: "HTTP_BODY_COMPLETION" } & ConnectionEvent<U>)
+  /** Write one piece of the response body (writeHttp), once. */
+  | ({ reason: "HTTP_WRITEABLE" } & ConnectionEvent<U>)
+  /** A connection that carried HTTP transactions ended. */
+  | ({ reason: "CLOSED_HTTP" } & ConnectionEvent<U>)
+  /** A CALLBACK mount bound the connection to this protocol (user data made just before). */
+  | ({ reason: "HTTP_BIND_PROTOCOL"; path: string } & ConnectionEvent<U>)
+  /** The binding ends: a request went elsewhere, or the connection closed. */
+  | ({ reason: "HTTP_DROP_PROTOCOL" } & ConnectionEvent<U>)
+  // ---- HTTP client ----
+  /** The response head arrived. */
+  | ({ reason: "ESTABLISHED_CLIENT_HTTP"; status: number; headers: HeaderList } & ConnectionEvent<U>)
+  /** A piece of the response body (a view: copy it to keep it). Turn rx off to push back. */
+  | ({ reason: "RECEIVE_CLIENT_HTTP"; data: Buffer } & ConnectionEvent<U>)
+  /** The whole response body arrived. */
+  | ({ reason: "COMPLETED_CLIENT_HTTP"; status: number } & ConnectionEvent<U>)
+  | ({ reason: "CLOSED_CLIENT_HTTP" } & ConnectionEvent<U>)
+  // ---- RAW sockets ----
+  | ({ reason: "RAW_ADOPT" } & ConnectionEvent<U>)
+  | ({ reason: "RAW_RX"; data: Buffer } & ConnectionEvent<U>)
+  | ({ reason: "RAW_WRITEABLE" } & ConnectionEvent<U>)
+  | ({ reason: "RAW_CLOSE" } & ConnectionEvent<U>);
 
 export type ContextEvents =
   | { reason: "PROTOCOL_INIT"; vhost: Vhost }

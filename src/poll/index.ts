@@ -12,6 +12,7 @@ export type {
   CloseData,
   ConnectionEvents,
   ContextEvents,
+  HttpRequestData,
   PollHooks,
   ProtocolCallback,
   ReceiveData,
@@ -19,6 +20,11 @@ export type {
 export { defineProtocol, type ProtocolDefinition } from "./protocol.js";
 export { Vhost, defaultTimeouts, type Timeouts, type VhostDefinition, type ListenOptions } from "./vhost.js";
 export type { ConnectInfo, ClientTlsOptions } from "./connect-info.js";
+export type { FileOps, FileInfo, OpenFile } from "./file-ops.js";
+export type { MountDefinition, FileMount, CallbackMount, RedirectMount } from "./mount.js";
+export type { HttpRequestInfo } from "./http/transaction.js";
+export type { HttpHeadOptions } from "./http/response-writer.js";
+export { FILE_CHUNK_BYTES } from "./http/file-server.js";
 export { POLLIN, POLLOUT, POLLERR, POLLHUP, describeEvents, type PollFd } from "./pollfd.js";
 export { VirtualClock, monotonicClock, type Clock } from "./clock.js";
 export { Logger, logLevels, type LogLevel, type LogEmitter, type LoggerOptions } from "./logger.js";

@@ -4,6 +4,7 @@
  */
 import { usage } from "../core/errors.js";
 import type { Context } from "./context.js";
+import { resolveMounts, type MountDefinition } from "./mount.js";
 import type { ProtocolDefinition } from "./protocol.js";
 
 export interface Timeouts {
@@ -19,6 +20,13 @@ export interface Timeouts {
   pingIntervalMs: number;
   /** After that ping, no traffic for this long → hang up (1006). Default 10 s. */
   pongTimeoutMs: number;
+  /**
+   * HTTP: from a request's first byte (the first request: from accept) until its head
+   * and body are in; over it → 408 and close. Default: handshakeMs.
+   */
+  requestMs: number;
+  /** HTTP: an idle kept-alive connection waits this long for its next request, then is closed. 0 = forever. Default 5 s. */
+  keepAliveMs: number;
 }
 
 export const defaultTimeouts: Timeouts = {
@@ -28,6 +36,8 @@ export const defaultTimeouts: Timeouts = {
   idleMs: 0,
   pingIntervalMs: 0,
   pongTimeoutMs: 10_000,
+  requestMs: 15_000,
+  keepAliveMs: 5_000,
 };
 
 /** Where and how a loop listens for this vhost. The context does not read it. */
@@ -54,6 +64,18 @@ export interface VhostDefinition {
    * When given, an upgrade to any other path is answered 404. Default: every path.
    */
   routes?: Routes;
+  /** Parts of the URL space served from files, by a protocol, or redirected (lws mounts). */
+  mounts?: readonly MountDefinition[];
+  /** Path of a page served (with status 404) for every 404, when a FILE mount has it (lws's error_document_404). */
+  errorDocument404?: string;
+  /** Most bytes of HTTP request body accepted; over it → 413. 0 = no limit. Default 16 MiB. */
+  maxBodyBytes?: number;
+  /**
+   * lws's raw fallback (LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG with
+   * listen_accept_role "raw-skt"): a connection whose first bytes are not an HTTP method
+   * becomes a RAW connection of this protocol (RAW_ADOPT, RAW_RX, RAW_WRITEABLE, RAW_CLOSE).
+   */
+  rawFallbackProtocol?: string;
 }
 
 /** Path (without query) → protocol names served on it, in order of preference. */
@@ -90,6 +112,12 @@ export class Vhost {
   readonly routes: ResolvedRoutes | null;
   /** Protocol names in the server's order of preference. */
   readonly protocolNames: readonly string[];
+  readonly mounts: readonly MountDefinition[];
+  readonly errorDocument404: string | null;
+  /** Most request body bytes; Infinity when unlimited. */
+  readonly maxBodyBytes: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly rawFallbackProtocol: ProtocolDefinition<any> | null;
 
   constructor(
     readonly context: Context,
@@ -112,10 +140,28 @@ export class Vhost {
       throw usage("UNKNOWN_PROTOCOL", `vhost "${this.name}": default protocol "${wanted}" is not among its protocols (${this.protocolNames.join(", ")})`);
     }
     this.defaultProtocol = fallback;
-    this.timeouts = { ...defaultTimeouts, ...definition.timeouts };
+    const t = definition.timeouts ?? {};
+    // The request timeout follows the handshake timeout unless set: both bound how long a
+    // peer may take to send what it must before anything is served.
+    this.timeouts = { ...defaultTimeouts, requestMs: t.handshakeMs ?? defaultTimeouts.requestMs, ...t };
     this.maxHeadBytes = definition.maxHeadBytes ?? 16 * 1024;
     this.listen = definition.listen;
     this.routes = definition.routes ? resolveRoutes(this.name, this.protocolNames, definition.routes) : null;
+    this.mounts = resolveMounts(this.name, this.protocolNames, definition.mounts ?? []);
+    if (definition.errorDocument404 !== undefined && !definition.errorDocument404.startsWith("/")) {
+      throw usage("INVALID_ARGUMENT", `vhost "${this.name}": errorDocument404 must be a path starting with "/"`);
+    }
+    this.errorDocument404 = definition.errorDocument404 ?? null;
+    const maxBody = definition.maxBodyBytes ?? 16 * 1024 * 1024;
+    if (!Number.isSafeInteger(maxBody) || maxBody < 0) {
+      throw usage("INVALID_ARGUMENT", `vhost "${this.name}": maxBodyBytes must be a non-negative integer`);
+    }
+    this.maxBodyBytes = maxBody === 0 ? Number.POSITIVE_INFINITY : maxBody;
+    const raw = definition.rawFallbackProtocol;
+    this.rawFallbackProtocol = raw === undefined ? null : (this.protocol(raw) ?? null);
+    if (raw !== undefined && !this.rawFallbackProtocol) {
+      throw usage("UNKNOWN_PROTOCOL", `vhost "${this.name}": rawFallbackProtocol "${raw}" is not among its protocols`);
+    }
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -152,14 +152,14 @@ describe("misbehaving peers", () => {
     expect(log.of("ESTABLISHED")).toHaveLength(1);
   });
 
-  it("a plain HTTP request (no upgrade) is answered 400 and closed", async () => {
+  it("a plain HTTP request (no upgrade), with no mount and no HTTP handler, is answered 404 and closed when it asks", async () => {
     const loop = await listeningLoop({ protocols: [recordingEcho(new EventLog())] });
     cleanups.push(() => loop.close(500));
     const socket = await rawConnect(loop.port);
     const response = readAll(socket);
-    socket.write(`GET / HTTP/1.1\r\nHost: ${LOOPBACK}\r\n\r\n`);
+    socket.write(`GET / HTTP/1.1\r\nHost: ${LOOPBACK}\r\nConnection: close\r\n\r\n`);
     const answer = await response;
-    expect(statusOf(answer)).toBe(400);
-    expect(answer).toContain("not a WebSocket upgrade");
+    expect(statusOf(answer)).toBe(404);
+    expect(answer).toContain("<title>404 Not Found</title>");
   });
 });

@@ -12,6 +12,8 @@ export interface MemoryListenOptions {
   vhost?: string;
   /** Pipe capacity and read chunking of connections accepted here. */
   pipe?: MemoryPipeOptions;
+  /** Vhosts sharing this listener: each HTTP request's Host header picks one (the first is the default). */
+  vhosts?: readonly string[];
 }
 
 interface Listener {
@@ -65,7 +67,8 @@ export class MemoryNetwork {
     for (const { client, server, listener } of batch) {
       if (client.isDestroyed) continue;
       this.accepted.push(server);
-      const adopted = listener.context.adopt(server, listener.options.vhost !== undefined ? { vhost: listener.options.vhost } : {});
+      const { vhost, vhosts } = listener.options;
+      const adopted = listener.context.adopt(server, { ...(vhost !== undefined ? { vhost } : {}), ...(vhosts ? { vhosts } : {}) });
       if (adopted) client.completeConnect();
       else client.fail(new Error("connection reset: the server refused it"));
     }

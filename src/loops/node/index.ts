@@ -4,3 +4,4 @@ export type { AttachOptions, AuthDecision } from "./attach.js";
 export type { BoundAddress, NodeListenOptions, NodeTlsOptions } from "./listeners.js";
 export { SocketTransport, type SocketTransportOptions } from "./socket-transport.js";
 export { describeConnectError } from "./dialer.js";
+export { nodeFileOps } from "./file-ops.js";

@@ -46,8 +46,11 @@ export interface BoundAddress {
 }
 
 export interface AcceptPolicy {
-  /** Called for every accepted socket with the vhost chosen for it. */
-  adopt(socket: Socket, vhost: Vhost): void;
+  /**
+   * Called for every accepted socket with the vhost chosen for it and the vhosts among
+   * which each HTTP request's Host header may still choose.
+   */
+  adopt(socket: Socket, vhost: Vhost, group: readonly Vhost[]): void;
 }
 
 interface Group {
@@ -107,9 +110,9 @@ export async function startListeners(vhosts: readonly Vhost[], policy: AcceptPol
 }
 
 function plainServer(group: Group, policy: AcceptPolicy): Server {
-  // Without TLS there is no name before the request: the group's first vhost serves
-  // (Host-header selection belongs to the HTTP role).
-  return createNetServer({ noDelay: true }, (socket) => policy.adopt(socket, group.vhosts[0]!));
+  // Without TLS there is no name before the request: the group's first vhost is the
+  // default and each request's Host header chooses (the HTTP role does it).
+  return createNetServer({ noDelay: true }, (socket) => policy.adopt(socket, group.vhosts[0]!, group.vhosts));
 }
 
 function tlsServer(group: Group, policy: AcceptPolicy): Server {
@@ -136,7 +139,10 @@ function tlsServer(group: Group, policy: AcceptPolicy): Server {
     (socket: TLSSocket) => {
       const servername = typeof socket.servername === "string" ? socket.servername : "";
       const index = servername ? matchVhostName(servername, names) : -1;
-      policy.adopt(socket, group.vhosts[index >= 0 ? index : 0]!);
+      // Under TLS the name was given by SNI and the certificate chosen by it: the Host
+      // header does not move the connection to another vhost (as lws does).
+      const vhost = group.vhosts[index >= 0 ? index : 0]!;
+      policy.adopt(socket, vhost, [vhost]);
     },
   );
   server.on("tlsClientError", (_error, socket) => {

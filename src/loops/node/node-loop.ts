@@ -7,18 +7,21 @@
 import type { Server as HttpServer, IncomingMessage } from "node:http";
 import type { Server, Socket } from "node:net";
 import { CloseCode } from "../../core/close-codes.js";
-import type { ContextOptions } from "../../poll/context.js";
+import type { AdoptOptions, ContextOptions } from "../../poll/context.js";
 import type { Context } from "../../poll/context.js";
 import type { ConnectInfo } from "../../poll/connect-info.js";
 import type { Connection } from "../../poll/connection.js";
 import type { Routes, Vhost } from "../../poll/vhost.js";
 import { attachToHttpServer, type AttachOptions } from "./attach.js";
 import { dial } from "./dialer.js";
+import { nodeFileOps } from "./file-ops.js";
 import { startListeners, type BoundAddress } from "./listeners.js";
 import { ReadinessBridge } from "./readiness-bridge.js";
 import { SocketTransport } from "./socket-transport.js";
 
 export interface NodeLoopOptions extends Omit<ContextOptions, "hooks" | "clock" | "dialer"> {
+  /** Default: the real filesystem (node:fs). */
+  fileOps?: ContextOptions["fileOps"];
   /** Most connections served at once; beyond it new ones are refused at accept and logged. */
   maxConnections?: number;
   /** Most connections from one peer IP address at once. */
@@ -44,14 +47,18 @@ export class NodeLoop {
   private closing: Promise<void> | null = null;
 
   constructor(private readonly options: NodeLoopOptions) {
-    this.bridge = new ReadinessBridge({ ...options, dialer: (request) => dial(request, { noDelay: options.noDelay ?? true }) });
+    this.bridge = new ReadinessBridge({
+      ...options,
+      fileOps: options.fileOps ?? nodeFileOps,
+      dialer: (request) => dial(request, { noDelay: options.noDelay ?? true }),
+    });
     this.context = this.bridge.context;
   }
 
   /** Listen for every vhost that has `listen` options. Resolves with the bound addresses. */
   async listen(): Promise<BoundAddress[]> {
     const { servers, addresses } = await startListeners(this.context.vhosts, {
-      adopt: (socket, vhost) => this.adoptSocket(socket, vhost),
+      adopt: (socket, vhost, group) => this.adoptSocket(socket, vhost, [], undefined, { vhosts: group.map((v) => v.name) }),
     });
     this.servers.push(...servers);
     // Sockets a listener accepted but has not handed over yet (a TLS handshake in
@@ -97,9 +104,16 @@ export class NodeLoop {
 
   /**
    * Adopt a socket someone else accepted (lws_adopt_socket_vhost). It is refused if a
-   * connection limit is reached.
+   * connection limit is reached. `adopt.rawProtocol` adopts it as a RAW connection of
+   * that protocol; `adopt.vhosts` lets each HTTP request's Host header choose among them.
    */
-  adoptSocket(socket: Socket, vhost: Vhost | string = this.context.vhosts[0]!, preface: readonly Buffer[] = [], routes?: Routes): Connection | null {
+  adoptSocket(
+    socket: Socket,
+    vhost: Vhost | string = this.context.vhosts[0]!,
+    preface: readonly Buffer[] = [],
+    routes?: Routes,
+    adopt: Pick<AdoptOptions, "vhosts" | "rawProtocol"> = {},
+  ): Connection | null {
     const vhostName = typeof vhost === "string" ? vhost : vhost.name;
     const ip = socket.remoteAddress ?? "";
     if (this.closing) {
@@ -130,7 +144,7 @@ export class NodeLoop {
       else this.perIp.set(ip, n);
     });
     const transport = new SocketTransport(socket, { preface, lingerMs: this.context.vhost(vhostName).timeouts.closeWaitMs });
-    return this.context.adopt(transport, { vhost: vhostName, ...(routes ? { routes } : {}) });
+    return this.context.adopt(transport, { vhost: vhostName, ...(routes ? { routes } : {}), ...adopt });
   }
 
   private adoptUpgrade(socket: Socket, head: Buffer, request: IncomingMessage, vhost: string | undefined, routes: Routes | undefined): void {
