@@ -1,12 +1,14 @@
 /**
  * Interop with a real browser: Debian's headless Chromium (/usr/bin/chromium, installed
- * by .ci/install-peers.sh) driven by npm playwright-core. wsloop has no HTTP role yet,
- * so the test page comes from a small node:http server on 127.0.0.1; the page opens
- * WebSockets to a wsloop echo server (NodeLoop + the demo echo protocol, 32 MiB
- * messages) on another port. Every check runs in the page, against the browser's own
- * WebSocket: text (multi-byte UTF-8), binary 0 B … 16 MiB compared byte for byte, a
- * burst of 1000 messages in order, and a close with code and reason from the server.
- * Chromium offers permessage-deflate; wsloop (no deflate yet) must decline it.
+ * by .ci/install-peers.sh) driven by npm playwright-core. The test page comes from a
+ * small node:http server on 127.0.0.1 (wsloop serving pages itself is tested in
+ * test/http/chromium-files.test.ts); the page opens WebSockets to a wsloop echo server
+ * on another port — on the Node loop and on the RxJS loop, with and without
+ * permessage-deflate, 32 MiB messages. Every check runs in the page, against the
+ * browser's own WebSocket: text (multi-byte UTF-8), binary 0 B … 16 MiB compared byte
+ * for byte, a burst of 1000 messages in order, and a close with code and reason from
+ * the server. Chromium always offers permessage-deflate: a server with it accepts, one
+ * without declines.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -21,6 +23,7 @@ import {
   describeWithPeer,
   echoWithCloseMe,
   executableCheck,
+  startRxCloseMeServer,
   startWsloopServer,
   type SeenHandshake,
   type WsloopServer,
@@ -187,8 +190,8 @@ window.scenarios = {
 
 const CHROMIUM_CHECK = executableCheck(CHROMIUM_PATH);
 
-for (const deflate of [false, true]) {
-const title = `interop: Chromium (playwright-core) → wsloop echo server${deflate ? " with permessage-deflate" : ""}`;
+for (const [loopName, deflate] of [["node", false], ["node", true], ["rx", false], ["rx", true]] as const) {
+const title = `interop: Chromium (playwright-core) → wsloop echo server on the ${loopName} loop${deflate ? " with permessage-deflate" : ""}`;
 /** What the page must see as ws.extensions: Chromium always offers deflate. */
 const expectedExtensions = deflate ? /^permessage-deflate/ : /^$/;
 describeWithPeer(title, "chromium", CHROMIUM_CHECK, () => {
@@ -200,7 +203,7 @@ describeWithPeer(title, "chromium", CHROMIUM_CHECK, () => {
   const seen: SeenHandshake[] = [];
 
   beforeAll(async () => {
-    server = await startWsloopServer([echoWithCloseMe("echo", seen, deflate)]);
+    server = loopName === "node" ? await startWsloopServer([echoWithCloseMe("echo", seen, deflate)]) : await startRxCloseMeServer(deflate);
     http = createServer((request, response) => {
       if (request.url?.startsWith("/interop")) {
         response.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
@@ -242,7 +245,7 @@ describeWithPeer(title, "chromium", CHROMIUM_CHECK, () => {
     const r = await run<{ protocol: string; extensions: string; close: { code: number; wasClean: boolean } }>("handshake");
     expect(r.protocol, context()).toBe("echo");
     // Chromium did offer deflate (so the empty answer is a decline, not a missing offer).
-    expect(seen.at(-1)?.extensions, context()).toMatch(/permessage-deflate/);
+    if (loopName === "node") expect(seen.at(-1)?.extensions, context()).toMatch(/permessage-deflate/);
     expect(r.extensions, context()).toMatch(expectedExtensions);
     expect(r.close, context()).toMatchObject({ code: 1000, wasClean: true });
   }, 15_000);

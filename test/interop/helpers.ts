@@ -163,7 +163,8 @@ export function recordHandshakes(protocol: ProtocolDefinition<any>, seen?: SeenH
 }
 
 export interface WsloopServer {
-  loop: NodeLoop;
+  /** The Node loop serving, when it is one (the rx server has its own). */
+  loop?: NodeLoop;
   port: number;
   url: string;
   /** What the loop logged at warn and above (for failure messages). */
@@ -295,3 +296,43 @@ export function clientLoop(protocols: ProtocolDefinition<any>[]): NodeLoop {
 }
 
 export { CloseCode };
+
+/**
+ * The same echo on the RxJS loop, in RxJS terms: messages$ back through sendAll (so a
+ * fast sender is held by TCP), except "close-me", which closes with 4001.
+ */
+export async function startRxCloseMeServer(deflate: boolean): Promise<WsloopServer> {
+  const rx = await import("../../src/loops/rx/index.js");
+  const { filter, mergeMap, tap } = await import("rxjs");
+  const { permessageDeflate } = await import("../../src/core/deflate/negotiator.js");
+  const log: string[] = [];
+  const loop = new rx.RxLoop({
+    protocols: [{ name: "echo", maxMessageSize: ECHO_MAX_MESSAGE, ...(deflate ? { extensions: [permessageDeflate()] } : {}) }],
+    connection: { highWaterBytes: ECHO_MAX_MESSAGE, maxBufferedBytes: ECHO_MAX_MESSAGE },
+    logger: { level: "warn", emit: (level, message) => void log.push(`${level}: ${message}`) },
+  });
+  const echoing = loop.connections$
+    .pipe(
+      mergeMap((c) =>
+        c.sendAll(
+          c.messages$.pipe(
+            tap((m) => m === CLOSE_ME && c.close(CLOSE_ME_CODE, CLOSE_ME_REASON)),
+            filter((m) => m !== CLOSE_ME),
+          ),
+        ),
+      ),
+    )
+    .subscribe({ error: (e: unknown) => log.push(`err: ${String(e)}`) });
+  const listener = await rx.listenRx(loop, { port: 0, host: LOOPBACK });
+  return {
+    port: listener.port,
+    url: `ws://${LOOPBACK}:${listener.port}/`,
+    log,
+    async close() {
+      await listener.close();
+      loop.destroy();
+      echoing.unsubscribe();
+    },
+  };
+}
+
