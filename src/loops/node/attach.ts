@@ -4,7 +4,7 @@
  * WebSockets share one port. The server parses the request; wsloop routes it by path,
  * runs the user's (possibly asynchronous) authentication, then adopts the socket.
  */
-import type { Server as HttpServer, IncomingMessage } from "node:http";
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { buildRejectResponse } from "../../core/handshake/server-handshake.js";
@@ -27,10 +27,20 @@ export interface AttachOptions {
    * (bytes the client sends meanwhile are kept, not lost).
    */
   authenticate?: (request: IncomingMessage) => AuthDecision | Promise<AuthDecision>;
+  /**
+   * Answer the server's plain HTTP requests (its `request` event) too, with the vhost's
+   * HTTP role: mounts, CALLBACK protocols, protocols[0]. Every request is answered, so
+   * the server should have no request listener of its own; to share a server with
+   * other routes, leave this off and call `loop.httpHandler()` from them instead.
+   * Default false (upgrades only).
+   */
+  http?: boolean;
 }
 
 export interface UpgradeAdopter {
   adopt(socket: Socket, head: Buffer, request: IncomingMessage, routes: Routes | undefined): void;
+  /** With `http: true`: answer one plain request. */
+  request?(request: IncomingMessage, response: ServerResponse): void;
 }
 
 export function attachToHttpServer(server: HttpServer, options: AttachOptions, adopter: UpgradeAdopter): () => void {
@@ -71,8 +81,11 @@ export function attachToHttpServer(server: HttpServer, options: AttachOptions, a
     );
   };
   server.on("upgrade", onUpgrade);
+  const onRequest = options.http && adopter.request ? adopter.request.bind(adopter) : null;
+  if (onRequest) server.on("request", onRequest);
   return () => {
     server.off("upgrade", onUpgrade);
+    if (onRequest) server.off("request", onRequest);
   };
 }
 

@@ -4,7 +4,7 @@
  * http.Server / https.Server. Readiness moves through a ReadinessBridge; this class is
  * the part a user holds.
  */
-import type { Server as HttpServer, IncomingMessage } from "node:http";
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http";
 import type { Server, Socket } from "node:net";
 import { CloseCode } from "../../core/close-codes.js";
 import type { AdoptOptions, ContextOptions } from "../../poll/context.js";
@@ -15,6 +15,7 @@ import type { Routes, Vhost } from "../../poll/vhost.js";
 import { attachToHttpServer, type AttachOptions } from "./attach.js";
 import { dial } from "./dialer.js";
 import { nodeFileOps } from "./file-ops.js";
+import { HttpExchangeTransport } from "./http-exchange.js";
 import { startListeners, type BoundAddress } from "./listeners.js";
 import { ReadinessBridge } from "./readiness-bridge.js";
 import { SocketTransport } from "./socket-transport.js";
@@ -93,13 +94,32 @@ export class NodeLoop {
 
   /**
    * Serve WebSocket upgrades that arrive at an existing http.Server or https.Server
-   * (Express and Fastify expose theirs), on the same port as its HTTP routes.
-   * Returns a function that detaches.
+   * (Express and Fastify expose theirs), on the same port as its HTTP routes; with
+   * `http: true`, its plain requests too (see httpHandler()). Returns a function that detaches.
    */
   attach(server: HttpServer, options: AttachOptions = {}): () => void {
     return attachToHttpServer(server, options, {
       adopt: (socket, head, request, routes) => this.adoptUpgrade(socket, head, request, options.vhost, routes),
+      request: this.httpHandler(options.vhost),
     });
+  }
+
+  /**
+   * A request listener — `(request, response) => void`, for `http.createServer()`, or as
+   * the last handler of an Express or Fastify route — that answers with the vhost's
+   * HTTP role (mounts, CALLBACK protocols, protocols[0]) as a listening vhost would.
+   * The server keeps the socket (keep-alive is Node's); the exchange is bridged through
+   * a transport of its own (HttpExchangeTransport), one connection per request.
+   */
+  httpHandler(vhost?: string): (request: IncomingMessage, response: ServerResponse) => void {
+    return (request, response) => {
+      if (this.closing) {
+        response.writeHead(503, { Connection: "close" }).end();
+        return;
+      }
+      const vhostName = vhost ?? this.context.vhosts[0]!.name;
+      this.context.adopt(new HttpExchangeTransport(request, response), { vhost: vhostName });
+    };
   }
 
   /**
