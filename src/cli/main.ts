@@ -1,19 +1,21 @@
 /**
- * The wsloop command line: `wsloop echo`, `wsloop client`, `wsloop demo`.
+ * The wsloop command line: `wsloop echo`, `wsloop client`, `wsloop serve`, `wsloop demo`.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { echoProtocol } from "../demo/echo-protocol.js";
-import { dumbIncrementProtocol } from "../demo/dumb-increment-protocol.js";
-import { mirrorProtocol } from "../demo/mirror-protocol.js";
 import { CliUsageError, intOption, loopOption } from "./args.js";
 import { runClient } from "./client-command.js";
 import { serveProtocols } from "./serve-protocols.js";
+import { serveCommand } from "../serve/command.js";
 
 const usageText = `usage:
   wsloop echo   [--port N] [--host H] [--loop node|rx|manual] [--max-message BYTES] [--deflate] [--tls-cert F --tls-key F]
   wsloop client URL [--protocol NAME] [--wait MS]
-  wsloop demo   [--port N] [--host H]          (what \`npm start\` runs)
+  wsloop serve  [--config FILE] [--port N] [--host H] [--log-level L] [--access-log FILE] [DIR]
+                without --config: DIR (default: the bundled demo page) and the demo protocols
+                on 127.0.0.1:7681; with it: exactly what the config says (docs/server.md)
+  wsloop demo   [--port N] [--host H]          (= serve with no config; what \`npm start\` runs)
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -23,9 +25,10 @@ export async function main(argv: string[]): Promise<number> {
       case "echo":
         await echo(rest);
         return -1; // keep running
+      case "serve":
+        return await serveCommand(rest, "serve");
       case "demo":
-        await demo(rest);
-        return -1;
+        return await serveCommand(rest, "demo");
       case "client":
         return await client(rest);
       case undefined:
@@ -73,21 +76,6 @@ async function echo(args: string[]): Promise<void> {
     protocols: [echoProtocol({ maxMessageSize, deflate: values.deflate ?? false })],
     rxEcho: { maxMessageSize, deflate: values.deflate ?? false },
     ...(certFile && keyFile ? { tls: { cert: readPem(certFile, "certificate"), key: readPem(keyFile, "key") } } : {}),
-  });
-}
-
-async function demo(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { port: { type: "string" }, host: { type: "string" } }, strict: true });
-  await serveProtocols({
-    title: "wsloop demo",
-    host: values.host ?? "127.0.0.1",
-    port: intOption(values.port, "port", 7681, 0, 65535),
-    loop: "node",
-    // Browsers offer permessage-deflate; the echo protocol takes it. dumb-increment and
-    // mirror stay uncompressed, as lws's test server has them (its test client breaks
-    // when compression is accepted on them).
-    protocols: [echoProtocol({ deflate: true }), dumbIncrementProtocol(), mirrorProtocol()],
-    defaultProtocol: "echo",
   });
 }
 

@@ -5,6 +5,7 @@
  */
 import { CloseCode } from "../core/close-codes.js";
 import { defineProtocol, type ProtocolDefinition } from "../poll/protocol.js";
+import { definePlugin, intOption } from "../serve/plugin.js";
 
 export interface DumbIncrementOptions {
   /** Milliseconds between numbers. Default 50. */
@@ -41,3 +42,9 @@ export function dumbIncrementProtocol(options: DumbIncrementOptions = {}): Proto
     },
   });
 }
+
+export const plugin = definePlugin({
+  name: "dumb-increment-protocol",
+  description: "a number that counts up every interval-ms (default 50); \"reset\\n\" restarts it",
+  create: (options) => dumbIncrementProtocol({ intervalMs: intOption(options, "interval-ms", 50, 1) }),
+});

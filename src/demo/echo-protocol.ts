@@ -6,6 +6,7 @@
  */
 import { permessageDeflate, type PerMessageDeflateOptions } from "../core/deflate/negotiator.js";
 import { defineProtocol, type ProtocolDefinition } from "../poll/protocol.js";
+import { boolOption, definePlugin, intOption } from "../serve/plugin.js";
 
 export interface EchoOptions {
   /** Subprotocol name. Default "echo". */
@@ -18,10 +19,16 @@ export interface EchoOptions {
   deflate?: boolean | PerMessageDeflateOptions;
 }
 
+/** Messages waiting to go back, oldest first (two parallel arrays: nothing allocated per message). */
 interface EchoState {
-  queue: Array<{ data: Buffer; binary: boolean }>;
+  data: Buffer[];
+  binary: boolean[];
+  /** Index of the oldest waiting message. */
+  head: number;
   queued: number;
 }
+
+const emptyBuffer = Buffer.alloc(0);
 
 export function echoProtocol(options: EchoOptions = {}): ProtocolDefinition<EchoState> {
   const maxMessageSize = options.maxMessageSize ?? 16 * 1024 * 1024;
@@ -30,14 +37,15 @@ export function echoProtocol(options: EchoOptions = {}): ProtocolDefinition<Echo
     name: options.name ?? "echo",
     maxMessageSize,
     maxFrameSize: maxMessageSize,
-    createUserData: () => ({ queue: [], queued: 0 }),
+    createUserData: () => ({ data: [], binary: [], head: 0, queued: 0 }),
     ...(options.deflate ? { extensions: [permessageDeflate(options.deflate === true ? {} : options.deflate)] } : {}),
     callback(event) {
       switch (event.reason) {
         case "RECEIVE": {
           const state = event.connection.userData;
           // The payload is a view of received bytes that nothing else will touch: no copy.
-          state.queue.push({ data: event.data, binary: event.binary });
+          state.data.push(event.data);
+          state.binary.push(event.binary);
           state.queued += event.data.length;
           if (state.queued > budget) event.connection.setRxFlowControl(false);
           event.connection.requestWriteable();
@@ -46,11 +54,27 @@ export function echoProtocol(options: EchoOptions = {}): ProtocolDefinition<Echo
         case "SERVER_WRITEABLE": {
           const connection = event.connection;
           const state = connection.userData;
-          const next = state.queue.shift();
-          if (!next) return;
-          state.queued -= next.data.length;
-          connection.write(next.data, next.binary ? "binary" : "text");
-          if (state.queue.length > 0) connection.requestWriteable();
+          const head = state.head;
+          if (head === state.data.length) return;
+          const data = state.data[head]!;
+          const binary = state.binary[head]!;
+          state.data[head] = emptyBuffer; // not held once written
+          if (head + 1 === state.data.length) {
+            // Drained: start over, so the arrays never grow past the longest backlog.
+            state.data.length = 0;
+            state.binary.length = 0;
+            state.head = 0;
+          } else if (head >= 255 && head * 2 >= state.data.length) {
+            // Never drained under steady load: drop the written prefix now and then.
+            state.data.splice(0, head + 1);
+            state.binary.splice(0, head + 1);
+            state.head = 0;
+          } else {
+            state.head = head + 1;
+          }
+          state.queued -= data.length;
+          connection.write(data, binary ? "binary" : "text");
+          if (state.head < state.data.length) connection.requestWriteable();
           if (!connection.rxFlowEnabled && state.queued <= budget / 2) connection.setRxFlowControl(true);
           return;
         }
@@ -60,3 +84,10 @@ export function echoProtocol(options: EchoOptions = {}): ProtocolDefinition<Echo
     },
   });
 }
+
+export const plugin = definePlugin({
+  name: "echo",
+  description: "every message back to its sender (options: max-message, deflate)",
+  create: (options) =>
+    echoProtocol({ maxMessageSize: intOption(options, "max-message", 16 * 1024 * 1024, 1), deflate: boolOption(options, "deflate", false) }),
+});

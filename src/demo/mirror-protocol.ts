@@ -9,6 +9,7 @@
  */
 import type { Connection } from "../poll/connection.js";
 import { defineProtocol, type ProtocolDefinition } from "../poll/protocol.js";
+import { definePlugin, intOption } from "../serve/plugin.js";
 
 export interface MirrorOptions {
   /** Messages kept per instance. Default 256. */
@@ -90,3 +91,10 @@ export function mirrorProtocol(options: MirrorOptions = {}): ProtocolDefinition<
     },
   });
 }
+
+export const plugin = definePlugin({
+  name: "lws-mirror-protocol",
+  description: "every message to every client of the same ?mirror= instance (options: ring-size, max-message)",
+  create: (options) =>
+    mirrorProtocol({ ringSize: intOption(options, "ring-size", 256, 1), maxMessageSize: intOption(options, "max-message", 64 * 1024, 1) }),
+});
