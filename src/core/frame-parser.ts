@@ -2,7 +2,7 @@ import type { Buffer } from "node:buffer";
 import { CloseCode } from "./close-codes.js";
 import { MAX_CONTROL_PAYLOAD, Opcode, isControlOpcode, isKnownOpcode } from "./frame.js";
 import type { FrameHeader } from "./frame.js";
-import { applyMask } from "./mask.js";
+import { applyMaskKey, maskIntoKey } from "./mask.js";
 
 /** Receives what a {@link FrameParser} reads. Callbacks must not call `push` re-entrantly. */
 export interface FrameSink {
@@ -13,7 +13,8 @@ export interface FrameSink {
    */
   onFrameHeader(header: FrameHeader): void;
   /**
-   * A piece of payload, already unmasked. `data` is a view of the pushed chunk (no
+   * A piece of payload, already unmasked (unless the sink asked for it masked with
+   * `leaveMasked()`). `data` is a view of the pushed chunk (no
    * copy), valid until the caller reuses that chunk. `remaining` is the number of this
    * frame's payload bytes still to come. Never called for a 0-length payload.
    */
@@ -72,7 +73,8 @@ export class FrameParser {
   private isPaused = false;
   private fragmentOpen = false;
 
-  private readonly scratch = new Uint8Array(MAX_HEADER);
+  /** Made the first time a header straddles chunks (most connections never need it). */
+  private scratch: Uint8Array | null = null;
   private headerFill = 0;
   /** Total size of the header being read, known once its first 2 bytes are. */
   private headerSize = 0;
@@ -88,9 +90,16 @@ export class FrameParser {
     masked: false,
     payloadLength: 0,
   };
-  private readonly maskKey = new Uint8Array(4);
+  // The mask key's four bytes: plain fields, because a typed array per connection costs
+  // more memory than the rest of the parser's state.
+  private key0 = 0;
+  private key1 = 0;
+  private key2 = 0;
+  private key3 = 0;
   /** Key offset of the next payload byte, carried across chunks. */
   private maskPhase = 0;
+  /** The sink unmasks this frame's payload itself (see {@link leaveMasked}). */
+  private keepMasked = false;
   private remaining = 0;
 
   constructor(options: FrameParserOptions, sink: FrameSink) {
@@ -119,6 +128,29 @@ export class FrameParser {
    */
   get inFragmentedMessage(): boolean {
     return this.fragmentOpen;
+  }
+
+  /**
+   * From `onFrameHeader`: deliver this frame's payload still masked; the sink unmasks
+   * it itself with {@link unmask} or {@link unmaskInto}. A sink that gathers a frame
+   * spread over many chunks into one buffer does so in one pass (unmask while copying)
+   * instead of two (unmask in place, then copy).
+   */
+  leaveMasked(): void {
+    if (this.header.masked) this.keepMasked = true;
+  }
+
+  /**
+   * Unmask `data` in place with the current frame's key, `data[0]` being at payload
+   * offset `offset`. Valid until the next frame's header is read.
+   */
+  unmask(data: Uint8Array, offset: number): void {
+    applyMaskKey(data, this.key0, this.key1, this.key2, this.key3, offset);
+  }
+
+  /** Write `src` unmasked into `dst` (see {@link unmask}). */
+  unmaskInto(dst: Uint8Array, src: Uint8Array, offset: number): void {
+    maskIntoKey(dst, src, this.key0, this.key1, this.key2, this.key3, offset);
   }
 
   /** Stop parsing after the current sink callback returns (see {@link push}). */
@@ -158,8 +190,8 @@ export class FrameParser {
           const n = Math.min(this.remaining, length - pos);
           const piece = chunk.subarray(pos, pos + n);
           pos += n;
-          if (this.header.masked) {
-            applyMask(piece, this.maskKey, this.maskPhase);
+          if (this.header.masked && !this.keepMasked) {
+            applyMaskKey(piece, this.key0, this.key1, this.key2, this.key3, this.maskPhase);
             this.maskPhase = (this.maskPhase + n) & 3;
           }
           this.remaining -= n;
@@ -179,8 +211,6 @@ export class FrameParser {
 
   /** Consumes header bytes from `chunk` at `pos`; returns the new position. */
   private readHeader(chunk: Buffer, pos: number): number {
-    const scratch = this.scratch;
-
     if (this.headerFill === 0 && chunk.length - pos >= 2) {
       if (!this.checkBaseHeader(chunk[pos]!, chunk[pos + 1]!)) return pos;
       // Common case: the whole header lies in this chunk, read it where it is.
@@ -189,6 +219,9 @@ export class FrameParser {
         this.finishHeader(chunk, pos);
         return pos + this.headerSize;
       }
+    }
+    const scratch = (this.scratch ??= new Uint8Array(MAX_HEADER));
+    if (this.headerFill === 0 && chunk.length - pos >= 2) {
       scratch[0] = chunk[pos]!;
       scratch[1] = chunk[pos + 1]!;
       this.headerFill = 2;
@@ -311,14 +344,14 @@ export class FrameParser {
     const h = this.header;
     if (h.masked) {
       const p = at + this.lengthEnd;
-      const key = this.maskKey;
-      key[0] = buf[p]!;
-      key[1] = buf[p + 1]!;
-      key[2] = buf[p + 2]!;
-      key[3] = buf[p + 3]!;
+      this.key0 = buf[p]!;
+      this.key1 = buf[p + 1]!;
+      this.key2 = buf[p + 2]!;
+      this.key3 = buf[p + 3]!;
     }
     const length = h.payloadLength;
     this.maskPhase = 0;
+    this.keepMasked = false;
     this.remaining = length;
     if (!h.fin && h.opcode !== Opcode.CONTINUATION && !isControlOpcode(h.opcode)) {
       this.fragmentOpen = true;

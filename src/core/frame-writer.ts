@@ -41,20 +41,32 @@ export function encodeFrame(
   options?: EncodeOptions,
 ): number {
   const fin = options?.fin ?? true;
-  const rsv1 = options?.rsv1 ?? false;
-  const maskSource = options?.mask ?? null;
-  const length = payload.length;
-
   if (!isKnownOpcode(opcode)) {
     throw usage("INVALID_ARGUMENT", `encodeFrame: opcode ${opcode} is not one RFC 6455 defines`);
   }
   if (isControlOpcode(opcode)) {
     if (!fin) throw usage("INVALID_ARGUMENT", "encodeFrame: control frames cannot be fragmented");
-    if (length > MAX_CONTROL_PAYLOAD) {
-      throw usage("INVALID_ARGUMENT", `encodeFrame: control frame payload of ${length} bytes exceeds 125`);
+    if (payload.length > MAX_CONTROL_PAYLOAD) {
+      throw usage("INVALID_ARGUMENT", `encodeFrame: control frame payload of ${payload.length} bytes exceeds 125`);
     }
   }
+  return appendFrame(out, opcode, payload, fin, options?.rsv1 ?? false, options?.mask ?? null);
+}
 
+/**
+ * encodeFrame() for callers that have checked the opcode and the control-frame rules
+ * themselves (the session, once per message): positional arguments, no options object.
+ * @internal
+ */
+export function appendFrame(
+  out: Uint8Array[],
+  opcode: number,
+  payload: Uint8Array,
+  fin: boolean,
+  rsv1: boolean,
+  maskSource: MaskSource | null,
+): number {
+  const length = payload.length;
   const masked = maskSource !== null;
   const headerSize = frameHeaderSize(length, masked);
   const copyPayload = masked || length <= SMALL_PAYLOAD_COPY_LIMIT;
@@ -86,7 +98,8 @@ export function encodeFrame(
     maskInto(buf.subarray(headerSize), payload, key, 0);
     out.push(buf);
   } else if (copyPayload) {
-    buf.set(payload, headerSize);
+    if (length > 32) buf.set(payload, headerSize);
+    else for (let i = 0; i < length; i++) buf[headerSize + i] = payload[i]!; // cheaper than a native call
     out.push(buf);
   } else {
     out.push(buf, payload);

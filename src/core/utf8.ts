@@ -10,6 +10,9 @@ import { isUtf8 } from "node:buffer";
  * The bulk of each piece is checked by Node's native `isUtf8`. Only the few bytes that
  * straddle piece boundaries go through the byte-wise automaton below.
  */
+/** Pieces up to this many bytes go through the automaton alone (see push). */
+const SHORT_PIECE = 64;
+
 export class Utf8Validator {
   /** Continuation bytes still owed by the sequence that started in an earlier piece. */
   private need = 0;
@@ -37,6 +40,16 @@ export class Utf8Validator {
       this.hi = 0xbf;
     }
     if (i === length) return true;
+
+    // A short piece (a chat message, a header) is cheaper to walk here than to hand to
+    // the native checker: the call costs more than the bytes.
+    if (length - i <= SHORT_PIECE) {
+      while (i < length && bytes[i]! < 0x80) i++; // ASCII, the common case
+      for (; i < length; i++) {
+        if (!this.step(bytes[i]!)) return this.fail();
+      }
+      return true;
+    }
 
     // Find where the last, possibly incomplete, sequence starts: its lead byte is at
     // most 3 bytes before the end. Everything before it is complete and goes to the

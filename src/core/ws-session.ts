@@ -14,7 +14,7 @@ import type { DeflateAgreement } from "./deflate/params.js";
 import { PeerError, usage } from "./errors.js";
 import { Opcode, type FrameHeader } from "./frame.js";
 import { FrameParser, type FrameSink } from "./frame-parser.js";
-import { encodeFrame, encodeMessage } from "./frame-writer.js";
+import { appendFrame, encodeFrame, encodeMessage } from "./frame-writer.js";
 import type { MaskSource } from "./mask-source.js";
 import { Utf8Validator, isValidUtf8 } from "./utf8.js";
 
@@ -148,8 +148,16 @@ export class WsSession implements FrameSink {
   private messageFirstPiece = true;
   private messageHeld = 0; // bytes charged against maxMessageSize (payload + overhead)
   private messageSize = 0; // payload bytes of the message so far
-  private pieces: Buffer[] = [];
-  private readonly utf8 = new Utf8Validator();
+  /** The first piece of the message being assembled (most messages have one), then the rest. */
+  private firstPiece: Buffer | null = null;
+  private morePieces: Buffer[] | null = null;
+  /**
+   * The message is one binary frame whose pieces are held masked (FrameParser.leaveMasked)
+   * and unmasked while they are copied together: one pass over a large message, not two.
+   */
+  private piecesMasked = false;
+  /** Made for the first text message (a binary-only connection never needs one). */
+  private utf8: Utf8Validator | null = null;
   // Control frame payloads (≤ 125 bytes) are gathered here when split across reads.
   private control: Buffer | null = null;
   private controlLength = 0;
@@ -160,7 +168,7 @@ export class WsSession implements FrameSink {
 
   // permessage-deflate (null when not negotiated).
   private readonly agreement: DeflateAgreement | null = null;
-  private tuning: DeflateTuning = { ...defaultTuning };
+  private tuning: Readonly<DeflateTuning> = defaultTuning;
   private readonly deflater: MessageDeflater | null = null;
   private readonly inflater: MessageInflater | null = null;
   private stats: DeflateStats | null = null;
@@ -344,7 +352,7 @@ export class WsSession implements FrameSink {
   dispose(): void {
     this.inputEnded = true;
     this.stateValue = "closed";
-    this.pieces = [];
+    this.dropPieces();
     this.deflater?.release();
     this.inflater?.release();
   }
@@ -424,6 +432,8 @@ export class WsSession implements FrameSink {
     this.sendingFragmented = !fin;
     // RSV1 marks the first frame of a compressed message only (RFC 7692 §6).
     const rsv1 = this.sendCompressed && starts;
+    // One frame, the common case: no options objects, the checks above stand for encodeFrame's.
+    if (this.maxOutgoingFrame === 0) return appendFrame(out, opcode, data, fin, rsv1, this.mask);
     if (fin && starts) {
       return encodeMessage(out, opcode, data, this.maxOutgoingFrame, { mask: this.mask, rsv1 });
     }
@@ -484,7 +494,10 @@ export class WsSession implements FrameSink {
       this.messageFirstPiece = true;
       this.messageHeld = 0;
       this.messageSize = 0;
-      if (!this.messageBinary) this.utf8.reset();
+      if (!this.messageBinary) {
+        if (this.utf8 === null) this.utf8 = new Utf8Validator();
+        else this.utf8.reset();
+      }
       this.messageCompressed = header.rsv1 && this.inflater !== null;
       this.compressedInMessage = 0;
       this.messageEnding = false;
@@ -514,6 +527,13 @@ export class WsSession implements FrameSink {
       this.messageHeld += header.payloadLength + this.limits.fragmentOverhead;
       if (this.messageHeld > this.limits.maxMessageSize + this.limits.fragmentOverhead) {
         this.tooLarge("message", this.messageHeld, this.limits.maxMessageSize);
+        return;
+      }
+      // A binary message in one masked frame: nothing looks at its bytes before the
+      // end, so they are unmasked then, in the copy that joins its pieces (takeMessage).
+      if (header.masked && header.fin && this.messageBinary && op !== Opcode.CONTINUATION) {
+        this.parser.leaveMasked();
+        this.piecesMasked = true;
       }
     }
   }
@@ -535,14 +555,14 @@ export class WsSession implements FrameSink {
       this.drain();
       return;
     }
-    if (!this.messageBinary && !this.utf8.push(data)) {
+    if (!this.messageBinary && !this.utf8!.push(data)) {
       this.fail(CloseCode.INVALID_PAYLOAD, "text message is not valid UTF-8");
       return;
     }
     this.messageSize += data.length;
     if (this.delivery === "fragment") {
       const final = header.fin && remaining === 0;
-      if (final && !this.messageBinary && !this.utf8.finish()) {
+      if (final && !this.messageBinary && !this.utf8!.finish()) {
         this.fail(CloseCode.INVALID_PAYLOAD, "text message ends inside a UTF-8 sequence");
         return;
       }
@@ -552,7 +572,7 @@ export class WsSession implements FrameSink {
       this.events.onFragment(data, { first, final, binary: this.messageBinary, remaining });
       return;
     }
-    this.pieces.push(data);
+    this.holdPiece(data);
   }
 
   onFrameEnd(header: FrameHeader): void {
@@ -582,7 +602,7 @@ export class WsSession implements FrameSink {
       this.drain();
       return;
     }
-    if (!this.messageBinary && !this.utf8.finish()) {
+    if (!this.messageBinary && !this.utf8!.finish()) {
       this.fail(CloseCode.INVALID_PAYLOAD, "text message ends inside a UTF-8 sequence");
       return;
     }
@@ -596,11 +616,7 @@ export class WsSession implements FrameSink {
       return;
     }
     this.messageOpen = false;
-    const pieces = this.pieces;
-    const data =
-      pieces.length === 0 ? emptyBuffer : pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, this.messageSize);
-    this.pieces = [];
-    this.events.onMessage(data, this.messageBinary);
+    this.events.onMessage(this.takeMessage(), this.messageBinary);
   }
 
   onProtocolError(closeCode: number, message: string): void {
@@ -671,7 +687,7 @@ export class WsSession implements FrameSink {
   private takeInflated(piece: Buffer, final: boolean): void {
     const limit = this.limits.maxMessageSize;
     if (piece.length > 0) {
-      if (!this.messageBinary && !this.utf8.push(piece)) {
+      if (!this.messageBinary && !this.utf8!.push(piece)) {
         this.fail(CloseCode.INVALID_PAYLOAD, "text message is not valid UTF-8");
         return;
       }
@@ -688,7 +704,7 @@ export class WsSession implements FrameSink {
         }
       }
     }
-    if (final && !this.messageBinary && !this.utf8.finish()) {
+    if (final && !this.messageBinary && !this.utf8!.finish()) {
       this.fail(CloseCode.INVALID_PAYLOAD, "text message ends inside a UTF-8 sequence");
       return;
     }
@@ -700,14 +716,49 @@ export class WsSession implements FrameSink {
       this.events.onFragment(piece, { first, final, binary: this.messageBinary, remaining: final ? 0 : this.frameRemaining });
       return;
     }
-    if (piece.length > 0) this.pieces.push(piece);
+    if (piece.length > 0) this.holdPiece(piece);
     if (!final) return;
     this.messageOpen = false;
-    const pieces = this.pieces;
-    const data =
-      pieces.length === 0 ? emptyBuffer : pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, this.messageSize);
-    this.pieces = [];
-    this.events.onMessage(data, this.messageBinary);
+    this.events.onMessage(this.takeMessage(), this.messageBinary);
+  }
+
+  private holdPiece(piece: Buffer): void {
+    if (this.firstPiece === null) this.firstPiece = piece;
+    else (this.morePieces ??= []).push(piece);
+  }
+
+  /** The assembled message: its one piece as it is, or the pieces copied together. */
+  private takeMessage(): Buffer {
+    const first = this.firstPiece;
+    const more = this.morePieces;
+    const masked = this.piecesMasked;
+    this.firstPiece = null;
+    this.morePieces = null;
+    this.piecesMasked = false;
+    if (first === null) return emptyBuffer;
+    if (more === null) {
+      if (masked) this.parser.unmask(first, 0);
+      return first;
+    }
+    if (!masked) return Buffer.concat([first, ...more], this.messageSize);
+    // Unmask while copying. The copy starts at the first piece's word alignment, so the
+    // pieces after it (whole reads, mostly multiples of 4 bytes) line up word for word.
+    const parser = this.parser;
+    const shift = first.byteOffset & 3;
+    const whole = Buffer.allocUnsafe(this.messageSize + shift).subarray(shift);
+    parser.unmaskInto(whole, first, 0);
+    let at = first.length;
+    for (const piece of more) {
+      parser.unmaskInto(whole.subarray(at), piece, at);
+      at += piece.length;
+    }
+    return whole;
+  }
+
+  private dropPieces(): void {
+    this.firstPiece = null;
+    this.morePieces = null;
+    this.piecesMasked = false;
   }
 
   private onPingFrame(payload: Buffer): void {
@@ -739,7 +790,7 @@ export class WsSession implements FrameSink {
     }
     this.closeReceived = true;
     this.inputEnded = true;
-    this.pieces = [];
+    this.dropPieces();
     this.inflater?.release();
     const initiatedByPeer = !this.closing;
     if (initiatedByPeer) {
@@ -767,7 +818,7 @@ export class WsSession implements FrameSink {
     if (this.inputEnded) return;
     this.inputEnded = true;
     this.failed = true;
-    this.pieces = [];
+    this.dropPieces();
     this.inflater?.release();
     this.owedPong = null;
     if (!this.closing) {

@@ -21,8 +21,9 @@ export interface EchoOptions {
 
 /** Messages waiting to go back, oldest first (two parallel arrays: nothing allocated per message). */
 interface EchoState {
-  data: Buffer[];
-  binary: boolean[];
+  // Made for the first message: an idle connection holds none.
+  data: Buffer[] | null;
+  binary: boolean[] | null;
   /** Index of the oldest waiting message. */
   head: number;
   queued: number;
@@ -37,15 +38,15 @@ export function echoProtocol(options: EchoOptions = {}): ProtocolDefinition<Echo
     name: options.name ?? "echo",
     maxMessageSize,
     maxFrameSize: maxMessageSize,
-    createUserData: () => ({ data: [], binary: [], head: 0, queued: 0 }),
+    createUserData: () => ({ data: null, binary: null, head: 0, queued: 0 }),
     ...(options.deflate ? { extensions: [permessageDeflate(options.deflate === true ? {} : options.deflate)] } : {}),
     callback(event) {
       switch (event.reason) {
         case "RECEIVE": {
           const state = event.connection.userData;
           // The payload is a view of received bytes that nothing else will touch: no copy.
-          state.data.push(event.data);
-          state.binary.push(event.binary);
+          (state.data ??= []).push(event.data);
+          (state.binary ??= []).push(event.binary);
           state.queued += event.data.length;
           if (state.queued > budget) event.connection.setRxFlowControl(false);
           event.connection.requestWriteable();
@@ -55,26 +56,28 @@ export function echoProtocol(options: EchoOptions = {}): ProtocolDefinition<Echo
           const connection = event.connection;
           const state = connection.userData;
           const head = state.head;
-          if (head === state.data.length) return;
-          const data = state.data[head]!;
-          const binary = state.binary[head]!;
-          state.data[head] = emptyBuffer; // not held once written
-          if (head + 1 === state.data.length) {
+          const waiting = state.data;
+          const kinds = state.binary;
+          if (waiting === null || kinds === null || head === waiting.length) return;
+          const data = waiting[head]!;
+          const binary = kinds[head]!;
+          waiting[head] = emptyBuffer; // not held once written
+          if (head + 1 === waiting.length) {
             // Drained: start over, so the arrays never grow past the longest backlog.
-            state.data.length = 0;
-            state.binary.length = 0;
+            waiting.length = 0;
+            kinds.length = 0;
             state.head = 0;
-          } else if (head >= 255 && head * 2 >= state.data.length) {
+          } else if (head >= 255 && head * 2 >= waiting.length) {
             // Never drained under steady load: drop the written prefix now and then.
-            state.data.splice(0, head + 1);
-            state.binary.splice(0, head + 1);
+            waiting.splice(0, head + 1);
+            kinds.splice(0, head + 1);
             state.head = 0;
           } else {
             state.head = head + 1;
           }
           state.queued -= data.length;
           connection.write(data, binary ? "binary" : "text");
-          if (state.head < state.data.length) connection.requestWriteable();
+          if (state.head < waiting.length) connection.requestWriteable();
           if (!connection.rxFlowEnabled && state.queued <= budget / 2) connection.setRxFlowControl(true);
           return;
         }

@@ -100,9 +100,19 @@ export class Connection<U = unknown> implements WsSessionEvents {
 
   // Timers: one for the current state's deadline (handshake, connect, close-wait),
   // one for traffic (idle and validity), one for the user (TIMER).
-  private readonly stateTimer: Timer;
-  private readonly activityTimer: Timer;
-  private readonly userTimer: Timer;
+  // Made when first armed: an idle connection with no timeouts configured holds none.
+  private stateTimerValue: Timer | null = null;
+  private activityTimerValue: Timer | null = null;
+  private userTimerValue: Timer | null = null;
+  private get stateTimer(): Timer {
+    return (this.stateTimerValue ??= new Timer(() => this.onStateTimeout()));
+  }
+  private get activityTimer(): Timer {
+    return (this.activityTimerValue ??= new Timer(() => this.onActivityTimer()));
+  }
+  private get userTimer(): Timer {
+    return (this.userTimerValue ??= new Timer(() => this.emitConnection({ reason: "TIMER", connection: this })));
+  }
   private stateTimeoutCause = "";
   private lastRx = 0;
   private lastTraffic = 0;
@@ -128,9 +138,6 @@ export class Connection<U = unknown> implements WsSessionEvents {
     // or already failed: its first service (POLLOUT, or POLLERR) moves it on, so no
     // callback runs inside context.connect().
     this.stateValue = role === "client" ? "connecting" : "handshake";
-    this.stateTimer = new Timer(() => this.onStateTimeout());
-    this.activityTimer = new Timer(() => this.onActivityTimer());
-    this.userTimer = new Timer(() => this.emitConnection({ reason: "TIMER", connection: this }));
   }
 
   // ---- public API ----------------------------------------------------------------------
@@ -223,7 +230,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
    * buffer after passing it here. Pass a copy if you reuse it. This is what lets a large
    * message go out without being duplicated; `bufferedAmount` tells when it is all out.
    */
-  write(data: string | Uint8Array, kind?: WriteKind, options: WriteOptions = {}): void {
+  write(data: string | Uint8Array, kind?: WriteKind, options?: WriteOptions): void {
     if (this.stateValue === "raw") {
       // RAW: the bytes as they are (lws_write with LWS_WRITE_RAW), once per RAW_WRITEABLE.
       this.claimWrite("write");
@@ -254,8 +261,8 @@ export class Connection<U = unknown> implements WsSessionEvents {
     let bytes: number;
     if (resolved === "ping") bytes = session.encodePing(out, payload);
     else {
-      const encodeOptions = options.compress === undefined ? undefined : { compress: options.compress };
-      bytes = session.encodeData(out, opcodeOf(resolved), payload, options.fin ?? true, encodeOptions);
+      const encodeOptions = options?.compress === undefined ? undefined : { compress: options.compress };
+      bytes = session.encodeData(out, opcodeOf(resolved), payload, options?.fin ?? true, encodeOptions);
     }
     this.wroteInWriteable = true;
     this.noteTraffic(false);
@@ -792,7 +799,9 @@ export class Connection<U = unknown> implements WsSessionEvents {
     this.handshake = null;
     this.stateValue = "established";
     this.wasEstablished = true;
-    this.context.timers.cancel(this.stateTimer);
+    // Dropped, not only cancelled: an established connection holds no timer until it needs one.
+    this.context.timers.cancel(this.stateTimerValue);
+    this.stateTimerValue = null;
     const now = this.context.clock.now();
     this.lastRx = now;
     this.lastTraffic = now;
@@ -955,9 +964,9 @@ export class Connection<U = unknown> implements WsSessionEvents {
 
   private cancelTimers(): void {
     const timers = this.context.timers;
-    timers.cancel(this.stateTimer);
-    timers.cancel(this.activityTimer);
-    timers.cancel(this.userTimer);
+    timers.cancel(this.stateTimerValue);
+    timers.cancel(this.activityTimerValue);
+    timers.cancel(this.userTimerValue);
   }
 
   // ---- callbacks -----------------------------------------------------------------------

@@ -40,11 +40,15 @@ export class TimerQueue {
     if (earlier) this.onEarlierDeadline!();
   }
 
-  cancel(timer: Timer): void {
-    if (!timer.armed) return;
+  /** Disarm `timer` (null, or a timer that is not armed: nothing to do). */
+  cancel(timer: Timer | null): void {
+    if (timer === null || !timer.armed) return;
     this.stale++;
     timer.deadline = Number.NaN;
     timer.generation++;
+    // Connections that cancel their handshake timer and then sit idle would otherwise
+    // leave one dead entry each (and the timer it holds) until the next arm().
+    this.compactIfMostlyStale();
   }
 
   /** The earliest live deadline, or Infinity. */
@@ -96,7 +100,11 @@ export class TimerQueue {
     heap[i] = entry;
     // Re-arming leaves stale entries behind; compact when they outnumber the live ones,
     // so a timer that is moved on every frame cannot grow the heap without bound.
-    if (this.stale > 32 && this.stale > heap.length - this.stale) this.compact();
+    this.compactIfMostlyStale();
+  }
+
+  private compactIfMostlyStale(): void {
+    if (this.stale > 32 && this.stale > this.heap.length - this.stale) this.compact();
   }
 
   /** Entries in the heap that no longer count (cancelled or re-armed). */

@@ -46,6 +46,10 @@ export class NodeLoop {
   private readonly perIp = new Map<string, number>();
   private serving = 0;
   private closing: Promise<void> | null = null;
+  /** Shared by every accepted socket (no closure per socket): it forgets the socket. */
+  private readonly forgetAccepted: (this: Socket) => void;
+  /** Shared by every adopted socket's transport: the connection counts go down. */
+  private readonly onTransportClosed: (transport: SocketTransport) => void;
 
   constructor(private readonly options: NodeLoopOptions) {
     this.bridge = new ReadinessBridge({
@@ -54,6 +58,17 @@ export class NodeLoop {
       dialer: (request) => dial(request, { noDelay: options.noDelay ?? true }),
     });
     this.context = this.bridge.context;
+    const accepted = this.accepted;
+    this.forgetAccepted = function (this: Socket) {
+      accepted.delete(this);
+    };
+    this.onTransportClosed = (transport) => {
+      this.serving--;
+      const ip = transport.remote?.address ?? "";
+      const n = (this.perIp.get(ip) ?? 1) - 1;
+      if (n === 0) this.perIp.delete(ip);
+      else this.perIp.set(ip, n);
+    };
   }
 
   /** Listen for every vhost that has `listen` options. Resolves with the bound addresses. */
@@ -68,7 +83,7 @@ export class NodeLoop {
     for (const server of servers) {
       server.on("connection", (socket: Socket) => {
         this.accepted.add(socket);
-        socket.once("close", () => this.accepted.delete(socket));
+        socket.on("close", this.forgetAccepted);
       });
     }
     this.boundAddresses.push(...addresses);
@@ -157,13 +172,13 @@ export class NodeLoop {
     if (this.options.keepAliveMs !== undefined) socket.setKeepAlive(true, this.options.keepAliveMs);
     this.serving++;
     this.perIp.set(ip, fromIp + 1);
-    socket.once("close", () => {
-      this.serving--;
-      const n = (this.perIp.get(ip) ?? 1) - 1;
-      if (n === 0) this.perIp.delete(ip);
-      else this.perIp.set(ip, n);
+    // The context owns it from here (close() drops the context's connections).
+    this.accepted.delete(socket);
+    const transport = new SocketTransport(socket, {
+      preface,
+      lingerMs: this.context.vhost(vhostName).timeouts.closeWaitMs,
+      onClose: this.onTransportClosed,
     });
-    const transport = new SocketTransport(socket, { preface, lingerMs: this.context.vhost(vhostName).timeouts.closeWaitMs });
     return this.context.adopt(transport, { vhost: vhostName, ...(routes ? { routes } : {}), ...adopt });
   }
 

@@ -53,6 +53,7 @@ export class ReadinessBridge {
       if (this.pollSet.hasReady) this.scheduleDrain(true);
     } finally {
       this.running = false;
+      this.pollSet.flushWrites();
     }
     this.afterService();
   }

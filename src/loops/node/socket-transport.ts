@@ -4,8 +4,13 @@
  * Node pushes data at us; the context pulls. Received chunks wait in a short queue
  * (never copied or joined) until the context reads them; when the context stops asking
  * for POLLIN the loop pauses the socket, so libuv stops reading and TCP pushes back.
- * Writes go straight to the socket, which the loop corks around a service pass so that
- * every frame made ready in one pass leaves in one vectored write.
+ * Writes go to the socket corked — by the loop for its whole turn, or by the transport
+ * itself until the current tick is done — so that every frame made ready meanwhile
+ * leaves in one vectored write; small frames are first copied into one buffer.
+ *
+ * Memory: a server holds one of these per connection, idle or not, so it keeps little —
+ * the socket's listeners are shared functions (they find the transport through the
+ * socket), and the receive queue is a field until a second chunk waits.
  */
 import type { Socket } from "node:net";
 import { POLLERR, POLLHUP, POLLIN, POLLOUT } from "../../poll/pollfd.js";
@@ -22,17 +27,47 @@ export interface SocketTransportOptions {
   lingerMs?: number;
   /** Turns a connect/TLS error into a message a person can act on. */
   describeError?: (error: Error) => Error;
+  /**
+   * Called once when the socket has closed, with the transport. Pass a function shared
+   * by every transport (a loop's bookkeeping), not a closure per socket.
+   */
+  onClose?: (transport: SocketTransport) => void;
 }
+
+/** Chunks up to this size are copied together while the socket is corked (see write()). */
+const SMALL_CHUNK = 512;
+/** ... and handed over once this many bytes are held. */
+const SMALL_BATCH = 16 * 1024;
+
+/** The transport a socket belongs to, for the shared listeners. */
+const transportOf = Symbol("wsloop.socketTransport");
+type OwnedSocket = Socket & { [transportOf]?: SocketTransport };
 
 export class SocketTransport implements Transport {
   onReadiness: (() => void) | null = null;
-  private readonly queue: Buffer[] = [];
+  /** The oldest chunk waiting to be read; the ones after it in `more`. */
+  private head: Buffer | null = null;
+  private more: Buffer[] | null = null;
   private ended = false;
   private closed = false;
   private connectingValue: boolean;
   private errorValue: Error | null = null;
   private remoteValue: PeerAddress | null = null;
   private readonly lingerMs: number;
+  private readonly describeError: ((error: Error) => Error) | null;
+  private readonly onCloseHook: ((transport: SocketTransport) => void) | null;
+  /** Corked by write() until the current tick's work is done (see write()). */
+  private autoCorked = false;
+  /** Corked by the loop (cork()/uncork() around a service pass): no auto-cork needed. */
+  private loopCorked = false;
+  /**
+   * Small chunks written while corked, copied together into one buffer at uncork: one
+   * chunk for Node's writev instead of a header and a payload per message.
+   */
+  private small: Uint8Array[] | null = null;
+  private smallBytes = 0;
+  /** After end(): destroys the socket if the peer does not close within lingerMs. */
+  private lingerTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -40,34 +75,17 @@ export class SocketTransport implements Transport {
   ) {
     this.connectingValue = options.connecting ?? false;
     this.lingerMs = options.lingerMs ?? 5_000;
-    if (options.preface) for (const chunk of options.preface) if (chunk.length > 0) this.queue.push(chunk);
+    this.describeError = options.describeError ?? null;
+    this.onCloseHook = options.onClose ?? null;
+    if (options.preface) for (const chunk of options.preface) if (chunk.length > 0) this.push(chunk);
     this.captureRemote();
-    socket.on("data", (chunk: Buffer) => {
-      this.queue.push(chunk);
-      this.notify();
-    });
-    socket.on("end", () => {
-      this.ended = true;
-      this.notify();
-    });
-    socket.on("drain", () => this.notify());
-    socket.on("close", () => {
-      this.closed = true;
-      this.ended = true;
-      this.notify();
-    });
-    socket.on("error", (error: Error) => {
-      this.errorValue = options.describeError ? options.describeError(error) : error;
-      this.connectingValue = false;
-      this.notify();
-    });
-    if (this.connectingValue) {
-      socket.once(options.connectEvent ?? "connect", () => {
-        this.connectingValue = false;
-        this.captureRemote();
-        this.notify();
-      });
-    }
+    (socket as OwnedSocket)[transportOf] = this;
+    socket.on("data", onData);
+    socket.on("end", onEnd);
+    socket.on("drain", onDrain);
+    socket.on("close", onClose);
+    socket.on("error", onError);
+    if (this.connectingValue) socket.once(options.connectEvent ?? "connect", onConnect);
   }
 
   get remote(): PeerAddress | null {
@@ -83,18 +101,23 @@ export class SocketTransport implements Transport {
   }
 
   poll(): number {
-    if (this.errorValue) return POLLERR | (this.queue.length > 0 ? POLLIN : 0);
+    const waiting = this.head !== null;
+    if (this.errorValue) return POLLERR | (waiting ? POLLIN : 0);
     if (this.connectingValue) return 0;
     let bits = 0;
-    if (this.queue.length > 0 || this.ended) bits |= POLLIN;
+    if (waiting || this.ended) bits |= POLLIN;
     if (this.closed) bits |= POLLHUP;
     else if (!this.socket.writableNeedDrain && this.socket.writable) bits |= POLLOUT;
     return bits;
   }
 
   read(): Buffer | null | EndOfStream {
-    const chunk = this.queue.shift();
-    if (chunk) return chunk;
+    const chunk = this.head;
+    if (chunk !== null) {
+      const more = this.more;
+      this.head = more !== null && more.length > 0 ? more.shift()! : null;
+      return chunk;
+    }
     return this.ended ? END_OF_STREAM : null;
   }
 
@@ -102,21 +125,50 @@ export class SocketTransport implements Transport {
     const socket = this.socket;
     if (this.closed || !socket.writable || socket.writableNeedDrain) return 0;
     // Node buffers whatever write() is given; "would block" is needDrain, checked above.
-    // The chunks are not copied: a payload passed to write() must not be changed after.
+    // Payloads are not copied (a payload passed to write() must not be changed after);
+    // only chunks of up to SMALL_CHUNK bytes are, into one buffer per flush. A loop that does not cork (the manual driver, an embedder's own) still gets one
+    // vectored write per tick, not one syscall per message: the socket is corked until
+    // the work of the current tick is done.
+    if (!this.autoCorked && !this.loopCorked) {
+      this.autoCorked = true;
+      socket.cork();
+      process.nextTick(uncorkAfterTick, this);
+    }
     let total = 0;
     for (const chunk of chunks) {
-      socket.write(chunk);
-      total += chunk.length;
+      const length = chunk.length;
+      total += length;
+      if (length <= SMALL_CHUNK) {
+        (this.small ??= []).push(chunk);
+        this.smallBytes += length;
+        if (this.smallBytes >= SMALL_BATCH) this.flushSmall();
+      } else {
+        if (this.smallBytes > 0) this.flushSmall();
+        socket.write(chunk);
+      }
     }
     return total;
   }
 
+  /** Hand the small chunks held so far to the socket, as one buffer. */
+  private flushSmall(): void {
+    const small = this.small!;
+    const bytes = this.smallBytes;
+    this.smallBytes = 0;
+    if (small.length === 1) this.socket.write(small[0]!);
+    else if (small.length > 1) this.socket.write(Buffer.concat(small, bytes));
+    small.length = 0;
+  }
+
   /** Hold writes until uncork(): the loop brackets a service pass with these. */
   cork(): void {
+    this.loopCorked = true;
     this.socket.cork();
   }
 
   uncork(): void {
+    this.loopCorked = false;
+    if (this.smallBytes > 0) this.flushSmall();
     this.socket.uncork();
   }
 
@@ -128,15 +180,52 @@ export class SocketTransport implements Transport {
 
   end(): void {
     if (this.closed) return;
+    if (this.smallBytes > 0) this.flushSmall();
     this.socket.end();
     // The peer may never close its side; don't let the socket linger forever.
-    const timer = setTimeout(() => this.socket.destroy(), this.lingerMs);
-    timer.unref();
-    this.socket.once("close", () => clearTimeout(timer));
+    if (this.lingerTimer === null) {
+      this.lingerTimer = setTimeout(destroyLingering, this.lingerMs, this.socket);
+      this.lingerTimer.unref();
+    }
   }
 
   destroy(): void {
     this.socket.destroy();
+  }
+
+  /** @internal The tick that wrote is done: let its writes go. */
+  releaseAutoCork(): void {
+    this.autoCorked = false;
+    if (this.smallBytes > 0) this.flushSmall();
+    // After end() Node has uncorked already; uncork() of an uncorked socket does nothing.
+    this.socket.uncork();
+  }
+
+  /** @internal A chunk arrived. */
+  push(chunk: Buffer): void {
+    if (this.head === null) this.head = chunk;
+    else (this.more ??= []).push(chunk);
+  }
+
+  /** @internal The socket told something: end, close, error or connect. */
+  onSocketEvent(kind: "end" | "close" | "connect", error: Error | null): void {
+    if (kind === "end") {
+      this.ended = true;
+    } else if (kind === "close") {
+      if (this.closed) return;
+      this.closed = true;
+      this.ended = true;
+      if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
+      this.lingerTimer = null;
+      this.onCloseHook?.(this);
+    } else if (error) {
+      this.errorValue = this.describeError ? this.describeError(error) : error;
+      this.connectingValue = false;
+    } else {
+      this.connectingValue = false;
+      this.captureRemote();
+    }
+    this.notify();
   }
 
   private captureRemote(): void {
@@ -149,7 +238,38 @@ export class SocketTransport implements Transport {
     };
   }
 
-  private notify(): void {
+  /** @internal */
+  notify(): void {
     this.onReadiness?.();
   }
+}
+
+// The socket listeners, one set for every socket: `this` is the socket.
+function onData(this: OwnedSocket, chunk: Buffer): void {
+  const transport = this[transportOf]!;
+  transport.push(chunk);
+  transport.notify();
+}
+function onEnd(this: OwnedSocket): void {
+  this[transportOf]!.onSocketEvent("end", null);
+}
+function onDrain(this: OwnedSocket): void {
+  this[transportOf]!.notify();
+}
+function onClose(this: OwnedSocket): void {
+  this[transportOf]!.onSocketEvent("close", null);
+}
+function onError(this: OwnedSocket, error: Error): void {
+  this[transportOf]!.onSocketEvent("connect", error);
+}
+function onConnect(this: OwnedSocket): void {
+  this[transportOf]!.onSocketEvent("connect", null);
+}
+
+function destroyLingering(socket: Socket): void {
+  socket.destroy();
+}
+
+function uncorkAfterTick(transport: SocketTransport): void {
+  transport.releaseAutoCork();
 }

@@ -37,7 +37,10 @@ export interface InboxPort {
 }
 
 export class Inbox<T> {
-  private queue: Array<{ message: T; bytes: number }> = [];
+  // Waiting messages and their sizes, oldest at `head` (parallel arrays: nothing is
+  // allocated per message).
+  private queue: T[] = [];
+  private sizes: number[] = [];
   private head = 0;
   private inFlight = 0;
   private bytes = 0;
@@ -68,7 +71,8 @@ export class Inbox<T> {
   /** A message arrived (inside RECEIVE). */
   push(message: T, bytes: number): void {
     if (this.ended) return;
-    this.queue.push({ message, bytes });
+    this.queue.push(message);
+    this.sizes.push(bytes);
     this.bytes += bytes;
     if (!this.holding && (this.unprocessed > this.limits.highWaterMark || this.bytes > this.limits.highWaterBytes)) {
       this.holding = true;
@@ -103,10 +107,17 @@ export class Inbox<T> {
 
   private pump(): void {
     while (this.head < this.queue.length && this.consumers.size > 0 && this.everyoneHasRoom()) {
-      const { message, bytes } = this.queue[this.head]!;
+      const message = this.queue[this.head]!;
+      const bytes = this.sizes[this.head]!;
       this.queue[this.head++] = undefined as never; // let it be collected
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      if (this.head === this.queue.length) {
+        // Drained: start over (the arrays keep their room for the next burst).
+        this.queue.length = 0;
+        this.sizes.length = 0;
+        this.head = 0;
+      } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);
+        this.sizes = this.sizes.slice(this.head);
         this.head = 0;
       }
       this.deliver(message, bytes);
@@ -125,6 +136,18 @@ export class Inbox<T> {
 
   private deliver(message: T, bytes: number): void {
     this.inFlight++;
+    if (this.consumers.size === 1) {
+      // The usual case (one messages$ subscriber, or one sendAll): no list, one closure.
+      for (const consumer of this.consumers) {
+        let called = false;
+        consumer.take(message, () => {
+          if (called) return;
+          called = true;
+          this.processed(bytes);
+        });
+      }
+      return;
+    }
     const takers = [...this.consumers];
     let remaining = takers.length;
     const doneOnce = () => {

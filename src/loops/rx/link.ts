@@ -47,15 +47,20 @@ export class ConnectionLink {
   ) {
     // One limits object, shared by inbox and sender, so configure() reaches both.
     this.options = { ...options };
-    this.inbox = new Inbox<RxMessage>(this.options, {
-      hold: () => connection.setRxFlowControl(false),
-      release: () => {
-        if (connection.state !== "closed") connection.setRxFlowControl(true);
-      },
-      defer: (work) => host.defer(work),
-    });
-    this.sender = new Sender(connection, this.options, { defer: (work) => host.defer(work) });
+    // The link is the inbox's and the sender's port itself: no closures per connection.
+    this.inbox = new Inbox<RxMessage>(this.options, this);
+    this.sender = new Sender(connection, this.options, this);
     this.rx = new RxConnection(this);
+  }
+
+  /** InboxPort: stop reading the connection (inside RECEIVE, so the parser stops there). */
+  hold(): void {
+    this.connection.setRxFlowControl(false);
+  }
+
+  /** InboxPort: read again. */
+  release(): void {
+    if (this.connection.state !== "closed") this.connection.setRxFlowControl(true);
   }
 
   /** Per-connection overrides (connect()'s options), before the connection carries anything. */

@@ -13,7 +13,7 @@
  */
 import { Observable, from, type ObservableInput, type Subscription } from "rxjs";
 import { usage } from "../../core/errors.js";
-import type { Inbox } from "./inbox.js";
+import type { Consumer, Inbox } from "./inbox.js";
 
 export interface ConsumeOptions {
   /** Handlers running at once. Default 1 (in order, one at a time). */
@@ -35,6 +35,14 @@ export class MessageStream<T> extends Observable<T> {
       }),
     );
     this.#inbox = inbox;
+  }
+
+  /**
+   * @internal Take messages as a consumer of the inbox directly (sendAll pulls a stream
+   * this way: without an observable per message).
+   */
+  attachConsumer(consumer: Consumer<T>): () => void {
+    return this.#inbox.attach(consumer);
   }
 
   /**

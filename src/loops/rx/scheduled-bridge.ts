@@ -23,6 +23,8 @@ export class ScheduledBridge {
   private readonly pollSet: PollSet;
   private readonly timer: DeadlineTimer;
   private notices: Array<() => void> = [];
+  /** The previous batch of notices, emptied and kept for the next swap. */
+  private spareNotices: Array<() => void> = [];
   private readonly idleListeners = new Set<() => void>();
   private inTurn = false;
   private turnScheduled: CancelScheduled | null = null;
@@ -81,6 +83,8 @@ export class ScheduledBridge {
       }
     } finally {
       this.inTurn = false;
+      // Every message this turn wrote to a socket leaves in one vectored write.
+      this.pollSet.flushWrites();
     }
     if (this.hasWork()) {
       // Still busy after its share: give the scheduler back, come again.
@@ -110,7 +114,7 @@ export class ScheduledBridge {
   private runNotices(): void {
     while (this.notices.length > 0) {
       const batch = this.notices;
-      this.notices = [];
+      this.notices = this.spareNotices;
       for (const notice of batch) {
         try {
           notice();
@@ -119,6 +123,8 @@ export class ScheduledBridge {
           this.context.logger.err(`rx loop: a notice threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
         }
       }
+      batch.length = 0;
+      this.spareNotices = batch;
     }
   }
 }

@@ -17,8 +17,9 @@
 import { Observable, from, isObservable, type ObservableInput, type Subscriber } from "rxjs";
 import { usage } from "../../core/errors.js";
 import { SendOverflowError } from "./errors.js";
+import type { Consumer } from "./inbox.js";
 import { MessageStream } from "./message-stream.js";
-import type { OutgoingMessage, OverflowPolicy, Sender } from "./sender.js";
+import type { OutgoingMessage, OverflowPolicy, PullFeed, Sender } from "./sender.js";
 
 /** What sendAll() reads: any ObservableInput of messages; iterables and messages$ are pulled. */
 export type SendSource = ObservableInput<OutgoingMessage>;
@@ -59,34 +60,101 @@ function feed(port: SendPort, source: SendSource, policy: OverflowPolicy, subscr
 }
 
 function pullStream(port: SendPort, stream: MessageStream<OutgoingMessage>, subscriber: Subscriber<never>): () => void {
-  const subscription = stream.consume((message) => writeOne(port, message)).subscribe({
-    error: (error: unknown) => subscriber.error(error),
-    complete: () => subscriber.complete(),
-  });
-  return () => subscription.unsubscribe();
+  const pull = new StreamPull(port, subscriber);
+  const detach = stream.attachConsumer(pull);
+  return () => pull.stop(detach);
 }
 
-/** Completes once `message` has been written (handed to the connection in a WRITEABLE). */
-function writeOne(port: SendPort, message: OutgoingMessage): Observable<never> {
-  return new Observable<never>((subscriber) => {
-    let taken = false;
-    const remove = port.sender.addFeed({
-      get wantsWriteable() {
-        return !taken;
-      },
-      pull() {
-        if (taken) return undefined;
-        taken = true;
-        port.defer(() => {
-          remove();
-          subscriber.complete();
-        });
-        return message;
-      },
-    });
-    return remove;
-  });
+/**
+ * One message at a time, as consume() with concurrency 1 would take them, but as a
+ * consumer of the inbox itself: no observable per message. A message is processed
+ * (the stream may hand out the next) once it has been written.
+ */
+class StreamPull implements Consumer<OutgoingMessage> {
+  /** Tells the stream that the message taken was processed; null when none is. */
+  private processing: (() => void) | null = null;
+  private removeFeed: (() => void) | null = null;
+  private ended = false;
+  private stopped = false;
+
+  constructor(
+    private readonly port: SendPort,
+    private readonly subscriber: Subscriber<never>,
+  ) {}
+
+  room(): number {
+    return this.processing === null ? 1 : 0;
+  }
+
+  take(message: OutgoingMessage, done: () => void): void {
+    this.processing = done;
+    this.removeFeed = writeOne(this.port, message, this);
+  }
+
+  /** The message taken was written (from a notice). */
+  written(): void {
+    if (this.stopped) return;
+    const done = this.processing;
+    this.removeFeed = null;
+    this.processing = null;
+    done?.();
+    this.finishIfIdle();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.finishIfIdle();
+  }
+
+  stop(detach: () => void): void {
+    this.stopped = true;
+    detach();
+    this.removeFeed?.();
+    this.removeFeed = null;
+    const done = this.processing;
+    this.processing = null;
+    done?.();
+  }
+
+  private finishIfIdle(): void {
+    if (this.ended && this.processing === null) this.subscriber.complete();
+  }
 }
+
+/** Offers `message` to the sender; `to.written()` runs (from a notice) once it has been written. Returns its withdrawal. */
+function writeOne(port: SendPort, message: OutgoingMessage, to: { written(): void }): () => void {
+  const feed = new OneMessage(port, message, to);
+  feed.remove = port.sender.addFeed(feed);
+  return feed.remove;
+}
+
+/** A feed of one message (a class, not an object literal with a getter: one is made per message). */
+class OneMessage implements PullFeed {
+  private taken = false;
+  remove: () => void = noop;
+
+  constructor(
+    private readonly port: SendPort,
+    private readonly message: OutgoingMessage,
+    private readonly to: { written(): void },
+  ) {}
+
+  get wantsWriteable(): boolean {
+    return !this.taken;
+  }
+
+  pull(): OutgoingMessage | undefined {
+    if (this.taken) return undefined;
+    this.taken = true;
+    this.port.defer(() => {
+      this.remove();
+      this.to.written();
+    });
+    return this.message;
+  }
+}
+
+const noop = (): void => {};
 
 function pullIterable(port: SendPort, iterable: Iterable<OutgoingMessage>, subscriber: Subscriber<never>): () => void {
   const iterator = iterable[Symbol.iterator]();

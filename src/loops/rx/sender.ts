@@ -123,7 +123,12 @@ export class Sender {
   /** Ask for a WRITEABLE if anything may be written. */
   request(): void {
     if (!this.isOpen) return;
-    if (this.outbox.length > 0 || this.feeds.some((f) => f.wantsWriteable)) this.connection.requestWriteable();
+    if (this.outbox.length > 0 || this.anyFeedWants()) this.connection.requestWriteable();
+  }
+
+  private anyFeedWants(): boolean {
+    for (const feed of this.feeds) if (feed.wantsWriteable) return true;
+    return false;
   }
 
   /** Inside SERVER_WRITEABLE / CLIENT_WRITEABLE: write one message, then ask for the next WRITEABLE. */
