@@ -17,7 +17,9 @@ import type { Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { echoProtocol } from "../../src/demo/echo-protocol.js";
 import { defineProtocol } from "../../src/poll/protocol.js";
-import { MiB, Sink, clientFrame, heapUsed, openWebSocket, serve, settled, socketOf, waitUntil, type Served } from "./helpers.js";
+import { settled, waitUntil } from "../helpers/wait.js";
+import { clientFrame } from "../helpers/wire.js";
+import { MiB, Sink, heapUsed, openWebSocket, serve, socketOf, type Served } from "./helpers.js";
 
 let served: Served | null = null;
 const sockets: Socket[] = [];
@@ -135,7 +137,7 @@ describe("a client that never reads", () => {
     const serverSocket = socketOf(connection);
     const before = heapUsed();
     // Wait until the server stops writing: kernel buffers full, then its own.
-    const stalledAt = await settled(() => written, "the server's writes");
+    const stalledAt = await settled(() => written, "the server's writes", { checks: 6, everyMs: 25, timeoutMs: 15_000 });
     const buffered = connection.bufferedAmount;
     const socketBuffered = serverSocket.writableLength;
     const grown = heapUsed() - before;

@@ -1,11 +1,10 @@
 /**
  * Helpers for the abuse tests: a NodeLoop on 127.0.0.1 with chosen limits and
- * timeouts, raw attacking sockets, descriptor and heap measurements, and waits that
- * poll a condition (never a fixed sleep) with a timeout as the bound.
+ * timeouts, raw attacking sockets, and descriptor and heap measurements. Waiting,
+ * raw sockets and hand-written frames are shared with the other suites: test/helpers/.
  */
-import { randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
-import { connect as netConnect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { NodeLoop } from "../../src/loops/node/index.js";
@@ -14,8 +13,8 @@ import type { Connection } from "../../src/poll/connection.js";
 import type { CallbackEvent } from "../../src/poll/events.js";
 import type { ProtocolDefinition } from "../../src/poll/protocol.js";
 import type { Timeouts } from "../../src/poll/vhost.js";
-
-export const LOOPBACK = "127.0.0.1";
+import { LOOPBACK, rawConnect } from "../helpers/sockets.js";
+import { upgradeRequest } from "../helpers/wire.js";
 
 export interface Served {
   loop: NodeLoop;
@@ -72,73 +71,11 @@ export function socketOf(connection: Connection): Socket {
   return (connection.transport as SocketTransport).socket;
 }
 
-// ---- waiting ---------------------------------------------------------------------------------------
-
-/** Resolve when `condition()` holds (checked every 5 ms); reject with `what` after `timeoutMs`. */
-export function waitUntil(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (condition()) return resolve();
-    const started = Date.now();
-    const timer = setInterval(() => {
-      if (condition()) {
-        clearInterval(timer);
-        resolve();
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(timer);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
-      }
-    }, 5);
-  });
-}
-
-/**
- * Resolve with the value `sample()` settles at: unchanged across `checks` looks `everyMs`
- * apart ("the pipe is full and nothing moves"). Rejects if it never settles.
- */
-export async function settled<T>(sample: () => T, what: string, checks = 6, everyMs = 25, timeoutMs = 15_000): Promise<T> {
-  let last = sample();
-  let same = 0;
-  const started = Date.now();
-  while (same < checks) {
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-    const now = sample();
-    if (now === last) same++;
-    else {
-      same = 0;
-      last = now;
-    }
-    if (Date.now() - started > timeoutMs) throw new Error(`${what} did not settle within ${timeoutMs} ms`);
-  }
-  return last;
-}
-
 // ---- attackers ---------------------------------------------------------------------------------------
 
+/** An attacker's socket: Nagle off so each drip leaves at once; resets after connect ignored. */
 export function connectRaw(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect({ port, host: LOOPBACK });
-    socket.setNoDelay(true);
-    socket.once("connect", () => {
-      socket.off("error", reject);
-      socket.on("error", () => {});
-      resolve(socket);
-    });
-    socket.once("error", reject);
-  });
-}
-
-export function upgradeRequest(extra: string[] = []): string {
-  return [
-    "GET / HTTP/1.1",
-    `Host: ${LOOPBACK}`,
-    "Upgrade: websocket",
-    "Connection: Upgrade",
-    `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}`,
-    "Sec-WebSocket-Version: 13",
-    ...extra,
-    "",
-    "",
-  ].join("\r\n");
+  return rawConnect(port, { noDelay: true, ignoreErrors: true });
 }
 
 /** Connect and complete the opening handshake; resolves with the socket (the 101 consumed). */
@@ -161,22 +98,6 @@ export async function openWebSocket(port: number): Promise<Socket> {
     socket.once("close", () => reject(new Error("closed during the handshake")));
   });
   return socket;
-}
-
-/** A masked client frame. */
-export function clientFrame(opcode: number, payload: Buffer | string = Buffer.alloc(0), fin = true): Buffer {
-  const data = typeof payload === "string" ? Buffer.from(payload) : payload;
-  const mask = randomBytes(4);
-  const extended = data.length < 126 ? 0 : data.length < 65536 ? 2 : 8;
-  const header = Buffer.alloc(2 + extended + 4);
-  header[0] = (fin ? 0x80 : 0) | opcode;
-  header[1] = 0x80 | (extended === 0 ? data.length : extended === 2 ? 126 : 127);
-  if (extended === 2) header.writeUInt16BE(data.length, 2);
-  if (extended === 8) header.writeBigUInt64BE(BigInt(data.length), 2);
-  mask.copy(header, 2 + extended);
-  const body = Buffer.allocUnsafe(data.length);
-  for (let i = 0; i < data.length; i++) body[i] = data[i]! ^ mask[i & 3]!;
-  return Buffer.concat([header, body]);
 }
 
 /** Collects what a socket receives and when the peer ended it. */

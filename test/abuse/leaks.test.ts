@@ -11,7 +11,9 @@
 import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { echoProtocol } from "../../src/demo/echo-protocol.js";
-import { MiB, clientFrame, collectGarbage, connectRaw, fdCount, heapUsed, openWebSocket, serve, upgradeRequest, waitUntil, type Served } from "./helpers.js";
+import { waitUntil } from "../helpers/wait.js";
+import { clientFrame, upgradeRequest } from "../helpers/wire.js";
+import { MiB, collectGarbage, connectRaw, fdCount, heapUsed, openWebSocket, serve, type Served } from "./helpers.js";
 
 let served: Served;
 beforeAll(async () => {

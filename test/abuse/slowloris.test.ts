@@ -11,7 +11,9 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { echoProtocol } from "../../src/demo/echo-protocol.js";
-import { Sink, clientFrame, connectRaw, openWebSocket, serve, upgradeRequest, waitUntil, type Served } from "./helpers.js";
+import { waitUntil } from "../helpers/wait.js";
+import { clientFrame, upgradeRequest } from "../helpers/wire.js";
+import { Sink, connectRaw, openWebSocket, serve, type Served } from "./helpers.js";
 
 const HANDSHAKE_MS = 500;
 let served: Served | null = null;

@@ -15,11 +15,11 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import { CHROMIUM_PATH, launchChromium, type ChromiumPeer } from "./peers/chromium.js";
+import { LOOPBACK } from "../helpers/sockets.js";
 import {
   CLOSE_ME,
   CLOSE_ME_CODE,
   CLOSE_ME_REASON,
-  LOOPBACK,
   describeWithPeer,
   echoWithCloseMe,
   executableCheck,

@@ -1,9 +1,9 @@
 /**
  * Shared by the interop suites (test/interop/*.test.ts): the peer guard, wsloop servers
- * on 127.0.0.1 (NodeLoop + the demo protocols), recording client protocols, and a
- * bounded wait. The peers themselves (Debian's chromium, python3-websockets and
- * libwebsockets' test apps) are installed by `.ci/install-peers.sh`; helpers for
- * driving them are in ./peers.
+ * on 127.0.0.1 (NodeLoop + the demo protocols) and a recording client protocol; waits
+ * and the event log are in test/helpers/. The peers themselves (Debian's chromium,
+ * python3-websockets and libwebsockets' test apps) are installed by
+ * `.ci/install-peers.sh`; helpers for driving them are in ./peers.
  *
  * Peer guard: a suite whose peer is missing is skipped with a test named after the
  * install command (and a warning on stderr), never silently; with
@@ -17,8 +17,13 @@ import { echoProtocol } from "../../src/demo/echo-protocol.js";
 import { NodeLoop } from "../../src/loops/node/index.js";
 import type { CallbackEvent } from "../../src/poll/events.js";
 import { defineProtocol, type ProtocolDefinition } from "../../src/poll/protocol.js";
+import type { AnyEvent, EventLog } from "../helpers/event-log.js";
+import { LOOPBACK } from "../helpers/sockets.js";
 
-export const LOOPBACK = "127.0.0.1";
+// Bridge: test/http/chromium-files.test.ts still imports LOOPBACK from here (not this
+// change's file to edit); it goes once that import points at test/helpers/sockets.ts.
+export { LOOPBACK };
+
 export const INSTALL_HINT = "bash .ci/install-peers.sh";
 export const REQUIRE_PEERS = process.env["WSLOOP_REQUIRE_PEERS"] === "1";
 
@@ -79,34 +84,6 @@ export function describeWithPeer(title: string, peer: string, check: PeerCheck, 
   process.stderr.write(`[interop] SKIPPED "${title}": ${message} (set WSLOOP_REQUIRE_PEERS=1 to make this a failure)\n`);
   describe(title, () => {
     it.skip(`SKIPPED: ${message}`, () => {});
-  });
-}
-
-// ---- bounded waiting -----------------------------------------------------------------
-
-/** `promise`, or a rejection naming `what` after `ms`. */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Resolve when `condition()` holds (checked every 5 ms); reject naming `what` after `timeoutMs`. */
-export function waitUntil(condition: () => boolean, what: () => string, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (condition()) return resolve();
-    const started = Date.now();
-    const timer = setInterval(() => {
-      if (condition()) {
-        clearInterval(timer);
-        resolve();
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(timer);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`));
-      }
-    }, 5);
   });
 }
 
@@ -193,76 +170,11 @@ export async function startWsloopServer(protocols: ProtocolDefinition<any>[], de
 
 // ---- wsloop clients ------------------------------------------------------------------
 
-export type AnyEvent = CallbackEvent<unknown>;
-
-/** Records every callback and lets a test wait for one (by predicate, bounded). */
-export class Recorder {
-  readonly events: AnyEvent[] = [];
-  private waiters: Array<{ test: (e: AnyEvent) => boolean; resolve: (e: AnyEvent) => void }> = [];
-
-  push(event: AnyEvent): void {
-    this.events.push(event);
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.test(event)) return true;
-      w.resolve(event);
-      return false;
-    });
-  }
-
-  reasons(): string[] {
-    return this.events.map((e) => e.reason);
-  }
-
-  of<R extends AnyEvent["reason"]>(reason: R): Array<Extract<AnyEvent, { reason: R }>> {
-    return this.events.filter((e) => e.reason === reason) as Array<Extract<AnyEvent, { reason: R }>>;
-  }
-
-  /** The first event with `reason` matching `match` (already seen or still to come). */
-  waitFor<R extends AnyEvent["reason"]>(
-    reason: R,
-    match: (e: Extract<AnyEvent, { reason: R }>) => boolean,
-    timeoutMs: number,
-    what = reason as string,
-  ): Promise<Extract<AnyEvent, { reason: R }>> {
-    const test = (e: AnyEvent) => e.reason === reason && match(e as Extract<AnyEvent, { reason: R }>);
-    const seen = this.events.find(test);
-    if (seen) return Promise.resolve(seen as Extract<AnyEvent, { reason: R }>);
-    let waiter: { test: (e: AnyEvent) => boolean; resolve: (e: AnyEvent) => void };
-    const found = new Promise<Extract<AnyEvent, { reason: R }>>((resolve) => {
-      waiter = { test, resolve: (e) => resolve(e as Extract<AnyEvent, { reason: R }>) };
-      this.waiters.push(waiter);
-    });
-    return within(found, timeoutMs, `${what}; events so far: ${this.summary()}`).finally(() => {
-      this.waiters = this.waiters.filter((w) => w !== waiter);
-    });
-  }
-
-  /** Reasons in order, with runs collapsed ("CLIENT_RECEIVE x12"). */
-  summary(): string {
-    const out: string[] = [];
-    let last = "";
-    let n = 0;
-    for (const r of this.reasons()) {
-      if (r === last) n++;
-      else {
-        if (last) out.push(n > 1 ? `${last} x${n}` : last);
-        last = r;
-        n = 1;
-      }
-    }
-    if (last) out.push(n > 1 ? `${last} x${n}` : last);
-    const closed = this.events.find((e) => e.reason === "CLIENT_CLOSED" || e.reason === "CLIENT_CONNECTION_ERROR");
-    if (closed?.reason === "CLIENT_CONNECTION_ERROR") out.push(`(cause: ${closed.cause})`);
-    if (closed?.reason === "CLIENT_CLOSED") out.push(`(code ${closed.code} ${JSON.stringify(closed.closeReason)} clean=${closed.clean})`);
-    return out.join(", ") || "none";
-  }
-}
-
 /**
  * A client protocol named `name` that records its events; `send(connection, data)`
  * queues a message, written one per CLIENT_WRITEABLE as lws requires.
  */
-export function recordingClient(recorder: Recorder, name: string) {
+export function recordingClient(recorder: EventLog, name: string) {
   const queues = new Map<unknown, Array<string | Buffer>>();
   const protocol = defineProtocol<null>({
     name,

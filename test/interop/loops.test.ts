@@ -6,7 +6,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ensureDistBuilt, root } from "../node/dist.js";
-import { describeWithPeer, pythonWebsocketsCheck, within } from "./helpers.js";
+import { within } from "../helpers/wait.js";
+import { describeWithPeer, pythonWebsocketsCheck } from "./helpers.js";
 import { live, runPyClient } from "./python-peer.js";
 
 interface EchoProcess {

@@ -27,9 +27,10 @@ import {
   summarizeLwsClient,
   type LwsTestServer,
 } from "./peers/lws.js";
+import { EventLog as Recorder } from "../helpers/event-log.js";
+import { LOOPBACK } from "../helpers/sockets.js";
+import { waitUntil } from "../helpers/wait.js";
 import {
-  LOOPBACK,
-  Recorder,
   clientLoop,
   describeWithPeer,
   echoWithCloseMe,
@@ -37,7 +38,6 @@ import {
   recordHandshakes,
   recordingClient,
   startWsloopServer,
-  waitUntil,
   type SeenHandshake,
   type WsloopServer,
 } from "./helpers.js";

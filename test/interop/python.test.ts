@@ -10,18 +10,17 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Connection } from "../../src/poll/connection.js";
+import { EventLog as Recorder } from "../helpers/event-log.js";
+import { LOOPBACK } from "../helpers/sockets.js";
+import { waitUntil, within } from "../helpers/wait.js";
 import {
-  LOOPBACK,
   PYTHON,
-  Recorder,
   clientLoop,
   describeWithPeer,
   echoWithCloseMe,
   pythonWebsocketsCheck,
   recordingClient,
   startWsloopServer,
-  waitUntil,
-  within,
   type SeenHandshake,
   type WsloopServer,
 } from "./helpers.js";

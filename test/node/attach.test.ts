@@ -10,23 +10,12 @@ import { createServer as createHttpsServer, get as httpsGet } from "node:https";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { NodeLoop, type AuthDecision } from "../../src/loops/node/index.js";
 import { ensureDistBuilt } from "./dist.js";
-import {
-  EventLog,
-  Inbox,
-  LOOPBACK,
-  TestPki,
-  clientFrame,
-  hasOpenssl,
-  closeWs,
-  openWs,
-  rawConnect,
-  readAll,
-  readUntil,
-  recordingEcho,
-  statusOf,
-  upgradeRequest,
-  waitUntil,
-} from "./helpers.js";
+import { EventLog } from "../helpers/event-log.js";
+import { LOOPBACK, rawConnect, readAll, readUntil } from "../helpers/sockets.js";
+import { waitUntil } from "../helpers/wait.js";
+import { clientFrame, statusOf, upgradeRequest } from "../helpers/wire.js";
+import { Inbox, closeWs, openWs } from "../helpers/ws-client.js";
+import { TestPki, hasOpenssl, recordingEcho } from "./helpers.js";
 
 // The examples import "wsloop/node" as a user would: the built package.
 await ensureDistBuilt();

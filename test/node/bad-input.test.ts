@@ -8,24 +8,11 @@ import { writeFileSync } from "node:fs";
 import { createServer as createNetServer, type Server } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { NodeLoop } from "../../src/loops/node/index.js";
-import {
-  EventLog,
-  Inbox,
-  LOOPBACK,
-  TestPki,
-  capturingLogger,
-  clientFrame,
-  closeWs,
-  hasOpenssl,
-  listeningLoop,
-  openWs,
-  rawConnect,
-  readAll,
-  readUntil,
-  recordingEcho,
-  statusOf,
-  upgradeRequest,
-} from "./helpers.js";
+import { EventLog } from "../helpers/event-log.js";
+import { LOOPBACK, rawConnect, readAll, readUntil } from "../helpers/sockets.js";
+import { clientFrame, statusOf, upgradeRequest } from "../helpers/wire.js";
+import { Inbox, closeWs, openWs } from "../helpers/ws-client.js";
+import { TestPki, capturingLogger, hasOpenssl, listeningLoop, recordingEcho } from "./helpers.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -13,7 +13,10 @@ import { createInterface } from "node:readline";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { ensureDistBuilt, root } from "./dist.js";
-import { Inbox, LOOPBACK, TestPki, closeOf, closeWs, closedPort, hasOpenssl, openWs, waitUntil } from "./helpers.js";
+import { LOOPBACK, closedPort } from "../helpers/sockets.js";
+import { waitUntil } from "../helpers/wait.js";
+import { Inbox, closeOf, closeWs, openWs } from "../helpers/ws-client.js";
+import { TestPki, hasOpenssl } from "./helpers.js";
 
 const ipv6 = await new Promise<boolean>((resolve) => {
   const probe = createNetServer();

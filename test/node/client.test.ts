@@ -14,7 +14,9 @@ import { WebSocketServer, type WebSocket as ServerSideWs } from "ws";
 import { NodeLoop } from "../../src/loops/node/index.js";
 import type { ConnectInfo } from "../../src/poll/connect-info.js";
 import type { Timeouts } from "../../src/poll/vhost.js";
-import { EventLog, LOOPBACK, TestPki, closedPort, hasOpenssl, recordingClient, recordingEcho, type ClientErrorEvent, type Pem } from "./helpers.js";
+import { EventLog } from "../helpers/event-log.js";
+import { LOOPBACK, closedPort } from "../helpers/sockets.js";
+import { TestPki, hasOpenssl, recordingClient, recordingEcho, type ClientErrorEvent, type Pem } from "./helpers.js";
 
 const ipv6 = await new Promise<boolean>((resolve) => {
   const probe = createNetServer();

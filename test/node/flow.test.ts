@@ -12,20 +12,12 @@ import WebSocket from "ws";
 import { NodeLoop, SocketTransport } from "../../src/loops/node/index.js";
 import type { Connection } from "../../src/poll/connection.js";
 import { defineProtocol } from "../../src/poll/protocol.js";
-import {
-  EventLog,
-  LOOPBACK,
-  clientFrame,
-  closeWs,
-  listeningLoop,
-  openWs,
-  rawConnect,
-  readUntil,
-  settled,
-  upgradeRequest,
-  waitUntil,
-  type AnyEvent,
-} from "./helpers.js";
+import { EventLog, type AnyEvent } from "../helpers/event-log.js";
+import { LOOPBACK, rawConnect, readUntil } from "../helpers/sockets.js";
+import { settled, waitUntil } from "../helpers/wait.js";
+import { clientFrame, upgradeRequest } from "../helpers/wire.js";
+import { closeWs, openWs } from "../helpers/ws-client.js";
+import { listeningLoop } from "./helpers.js";
 
 const MiB = 1024 * 1024;
 

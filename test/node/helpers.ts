@@ -1,119 +1,29 @@
 /**
- * Helpers for the Node loop's tests: loops on 127.0.0.1 with port 0, `ws` clients,
- * recording protocol callbacks, waiting on conditions (never fixed sleeps), raw sockets
- * for peers that misbehave on purpose, and throw-away certificates made with openssl.
+ * Helpers for the Node loop's tests: loops on 127.0.0.1 with port 0, protocols that
+ * record their callbacks, and throw-away certificates made with openssl. Waiting,
+ * event logs, raw sockets, hand-written frames and `ws` clients are shared by every
+ * suite: see test/helpers/.
  */
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer as createNetServer, connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import WebSocket from "ws";
 import { NodeLoop, type NodeLoopOptions } from "../../src/loops/node/index.js";
-import type { CallbackEvent, ConnectionEvents } from "../../src/poll/events.js";
+import type { ConnectionEvents } from "../../src/poll/events.js";
 import type { LogLevel } from "../../src/poll/logger.js";
 import { defineProtocol, type ProtocolDefinition } from "../../src/poll/protocol.js";
 import type { Connection } from "../../src/poll/connection.js";
+import type { AnyEvent, EventLog } from "../helpers/event-log.js";
+import { LOOPBACK } from "../helpers/sockets.js";
 
-export const LOOPBACK = "127.0.0.1";
+// Bridge: test/http still imports these from here (its files are not this change's to edit);
+// new code imports them from test/helpers/ directly, and this block goes once test/http does.
+export { EventLog, type AnyEvent } from "../helpers/event-log.js";
+export { LOOPBACK, rawConnect, readAll, readUntil } from "../helpers/sockets.js";
+export { waitUntil } from "../helpers/wait.js";
+export { Inbox, closeWs, openWs } from "../helpers/ws-client.js";
 
-// ---- waiting --------------------------------------------------------------------------
-
-/**
- * Resolve when `condition()` holds, checking on every turn of the loop's timers phase
- * (a condition wait, not a sleep); reject with `what` after `timeoutMs`.
- */
-export function waitUntil(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (condition()) return resolve();
-    const started = Date.now();
-    const timer = setInterval(() => {
-      if (condition()) {
-        clearInterval(timer);
-        resolve();
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(timer);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
-      }
-    }, 5);
-  });
-}
-
-/**
- * Resolve once `sample()` has stayed the same across `checks` consecutive looks
- * `everyMs` apart: for "the pipe has filled and nothing moves any more". The value it
- * settled at is returned; a test asserts on it.
- */
-export async function settled<T>(sample: () => T, what: string, checks = 5, everyMs = 20, timeoutMs = 10_000): Promise<T> {
-  let last = sample();
-  let same = 0;
-  const started = Date.now();
-  while (same < checks) {
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-    const now = sample();
-    if (now === last) same++;
-    else {
-      same = 0;
-      last = now;
-    }
-    if (Date.now() - started > timeoutMs) throw new Error(`${what} did not settle within ${timeoutMs} ms`);
-  }
-  return last;
-}
-
-// ---- recording protocol callbacks ------------------------------------------------------
-
-export type AnyEvent = CallbackEvent<unknown>;
-
-/** Records every callback a protocol gets, and lets a test wait for one. */
-export class EventLog {
-  readonly events: AnyEvent[] = [];
-  private waiters: Array<{ match: (e: AnyEvent) => boolean; resolve: (e: AnyEvent) => void }> = [];
-
-  push(event: AnyEvent): void {
-    this.events.push(event);
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.match(event)) return true;
-      w.resolve(event);
-      return false;
-    });
-  }
-
-  reasons(): string[] {
-    return this.events.map((e) => e.reason);
-  }
-
-  of<R extends AnyEvent["reason"]>(reason: R): Array<Extract<AnyEvent, { reason: R }>> {
-    return this.events.filter((e) => e.reason === reason) as Array<Extract<AnyEvent, { reason: R }>>;
-  }
-
-  /** The first event (already recorded or still to come) with this reason that matches. */
-  waitFor<R extends AnyEvent["reason"]>(
-    reason: R,
-    match: (e: Extract<AnyEvent, { reason: R }>) => boolean = () => true,
-    timeoutMs = 5_000,
-  ): Promise<Extract<AnyEvent, { reason: R }>> {
-    const test = (e: AnyEvent) => e.reason === reason && match(e as Extract<AnyEvent, { reason: R }>);
-    const seen = this.events.find(test);
-    if (seen) return Promise.resolve(seen as Extract<AnyEvent, { reason: R }>);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${reason}; saw: ${this.reasons().join(", ")}`));
-      }, timeoutMs);
-      const waiter = {
-        match: test,
-        resolve: (e: AnyEvent) => {
-          clearTimeout(timer);
-          resolve(e as Extract<AnyEvent, { reason: R }>);
-        },
-      };
-      this.waiters.push(waiter);
-    });
-  }
-}
+// ---- recording protocols ----------------------------------------------------------------
 
 /**
  * An echo protocol that records what it is told: each message goes back with its
@@ -163,170 +73,6 @@ export async function listeningLoop(options: Partial<NodeLoopOptions> & { protoc
   });
   await loop.listen();
   return loop;
-}
-
-// ---- ws clients --------------------------------------------------------------------------
-
-/** Open a `ws` client; resolves once open, rejects on error or an unexpected response. */
-export async function openWs(url: string, protocols?: string | string[], options: WebSocket.ClientOptions = {}): Promise<WebSocket> {
-  const ws = new WebSocket(url, protocols, options);
-  await new Promise<void>((resolve, reject) => {
-    ws.once("open", () => resolve());
-    ws.once("error", reject);
-    ws.once("unexpected-response", (_req, res) => reject(new Error(`unexpected response ${res.statusCode}`)));
-  });
-  return ws;
-}
-
-export interface Received {
-  data: Buffer;
-  binary: boolean;
-}
-
-/** Collects every message a ws client receives and lets the test wait for a count. */
-export class Inbox {
-  readonly messages: Received[] = [];
-  constructor(readonly ws: WebSocket) {
-    ws.on("message", (data: WebSocket.RawData, binary: boolean) => {
-      this.messages.push({ data: toBuffer(data), binary });
-    });
-  }
-
-  async take(count: number, timeoutMs = 10_000): Promise<Received[]> {
-    await waitUntil(() => this.messages.length >= count, `${count} messages (have ${this.messages.length})`, timeoutMs);
-    return this.messages.splice(0, count);
-  }
-
-  async next(timeoutMs = 5_000): Promise<Received> {
-    return (await this.take(1, timeoutMs))[0]!;
-  }
-}
-
-function toBuffer(data: WebSocket.RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
-}
-
-/** Resolves with the close code and reason the ws client saw. */
-export function closeOf(ws: WebSocket): Promise<{ code: number; reason: string }> {
-  if (ws.readyState === WebSocket.CLOSED) return Promise.reject(new Error("already closed"));
-  return new Promise((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
-}
-
-/** Close a ws client and wait until it is closed. */
-export async function closeWs(ws: WebSocket): Promise<void> {
-  if (ws.readyState === WebSocket.CLOSED) return;
-  const closed = once(ws, "close");
-  if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-  else ws.close(1000);
-  await closed;
-}
-
-// ---- raw sockets ---------------------------------------------------------------------------
-
-/** A port nothing listens on: bound once, then released. */
-export async function closedPort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-export async function rawConnect(port: number, host = LOOPBACK): Promise<Socket> {
-  const socket = netConnect({ port, host });
-  await once(socket, "connect");
-  return socket;
-}
-
-export function upgradeRequest(path = "/", extra: string[] = []): string {
-  return [
-    `GET ${path} HTTP/1.1`,
-    `Host: ${LOOPBACK}`,
-    "Upgrade: websocket",
-    "Connection: Upgrade",
-    `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}`,
-    "Sec-WebSocket-Version: 13",
-    ...extra,
-    "",
-    "",
-  ].join("\r\n");
-}
-
-/** A masked client frame (FIN set). */
-export function clientFrame(payload: Buffer | string, opcode = 0x1): Buffer {
-  const data = typeof payload === "string" ? Buffer.from(payload, "utf8") : payload;
-  const mask = randomBytes(4);
-  let header: Buffer;
-  if (data.length < 126) {
-    header = Buffer.from([0x80 | opcode, 0x80 | data.length]);
-  } else if (data.length < 65536) {
-    header = Buffer.alloc(4);
-    header[0] = 0x80 | opcode;
-    header[1] = 0x80 | 126;
-    header.writeUInt16BE(data.length, 2);
-  } else {
-    header = Buffer.alloc(10);
-    header[0] = 0x80 | opcode;
-    header[1] = 0x80 | 127;
-    header.writeBigUInt64BE(BigInt(data.length), 2);
-  }
-  const masked = Buffer.alloc(data.length);
-  for (let i = 0; i < data.length; i++) masked[i] = data[i]! ^ mask[i & 3]!;
-  return Buffer.concat([header, mask, masked]);
-}
-
-/** Reads from a raw socket until `text` has arrived; resolves with everything read. */
-export function readUntil(socket: Socket, text: string, timeoutMs = 5_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = "";
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`timed out waiting for ${JSON.stringify(text)}; got ${JSON.stringify(got)}`));
-    }, timeoutMs);
-    const onData = (chunk: Buffer) => {
-      got += chunk.toString("latin1");
-      if (got.includes(text)) {
-        cleanup();
-        resolve(got);
-      }
-    };
-    const onEnd = () => {
-      cleanup();
-      if (got.includes(text)) resolve(got);
-      else reject(new Error(`connection ended before ${JSON.stringify(text)}; got ${JSON.stringify(got)}`));
-    };
-    const cleanup = () => {
-      clearTimeout(timer);
-      socket.off("data", onData);
-      socket.off("end", onEnd);
-      socket.off("close", onEnd);
-    };
-    socket.on("data", onData);
-    socket.on("end", onEnd);
-    socket.on("close", onEnd);
-  });
-}
-
-/** Everything a raw socket receives until the peer closes it. */
-export function readAll(socket: Socket, timeoutMs = 5_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = "";
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for the end; got ${JSON.stringify(got)}`)), timeoutMs);
-    socket.on("data", (chunk: Buffer) => (got += chunk.toString("latin1")));
-    socket.once("close", () => {
-      clearTimeout(timer);
-      resolve(got);
-    });
-  });
-}
-
-/** The status code of an HTTP response head. */
-export function statusOf(response: string): number {
-  const match = /^HTTP\/1\.1 (\d{3})/.exec(response);
-  if (!match) throw new Error(`not an HTTP response: ${JSON.stringify(response.slice(0, 80))}`);
-  return Number(match[1]);
 }
 
 // ---- certificates ----------------------------------------------------------------------------

@@ -8,7 +8,11 @@ import { Socket, createServer as createNetServer, connect as netConnect } from "
 import { afterEach, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import { NodeLoop, SocketTransport } from "../../src/loops/node/index.js";
-import { EventLog, LOOPBACK, capturingLogger, closeWs, listeningLoop, openWs, recordingClient, recordingEcho, waitUntil } from "./helpers.js";
+import { EventLog } from "../helpers/event-log.js";
+import { LOOPBACK } from "../helpers/sockets.js";
+import { waitUntil } from "../helpers/wait.js";
+import { closeWs, openWs } from "../helpers/ws-client.js";
+import { capturingLogger, listeningLoop, recordingClient, recordingEcho } from "./helpers.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

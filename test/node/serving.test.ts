@@ -9,7 +9,11 @@ import WebSocket from "ws";
 import { NodeLoop } from "../../src/loops/node/index.js";
 import { defineProtocol } from "../../src/poll/protocol.js";
 import { echoProtocol } from "../../src/demo/echo-protocol.js";
-import { EventLog, Inbox, LOOPBACK, closeOf, closeWs, listeningLoop, openWs, rawConnect, recordingEcho, waitUntil } from "./helpers.js";
+import { EventLog } from "../helpers/event-log.js";
+import { LOOPBACK, rawConnect } from "../helpers/sockets.js";
+import { waitUntil } from "../helpers/wait.js";
+import { Inbox, closeOf, closeWs, openWs } from "../helpers/ws-client.js";
+import { listeningLoop, recordingEcho } from "./helpers.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -7,7 +7,10 @@ import type { TLSSocket } from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { NodeLoop, type NodeTlsOptions } from "../../src/loops/node/index.js";
-import { EventLog, Inbox, LOOPBACK, TestPki, closeWs, hasOpenssl, openWs, rawConnect, readAll, recordingEcho, type Pem } from "./helpers.js";
+import { EventLog } from "../helpers/event-log.js";
+import { LOOPBACK, rawConnect, readAll } from "../helpers/sockets.js";
+import { Inbox, closeWs, openWs } from "../helpers/ws-client.js";
+import { TestPki, hasOpenssl, recordingEcho, type Pem } from "./helpers.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

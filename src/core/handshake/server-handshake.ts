@@ -6,7 +6,7 @@
  * the verdict (a FILTER_PROTOCOL_CONNECTION callback may still refuse an acceptable
  * request).
  */
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
 import { usage } from "../errors.js";
 import { assertHeaderField, isToken } from "../http/headers.js";
 import type { HttpRequestHead } from "../http/head-parser.js";
@@ -242,8 +242,16 @@ export function negotiateExtensions(
 
 /** Sec-WebSocket-Accept for a key: base64(SHA-1(key + GUID)), RFC 6455 §4.2.2. */
 export function acceptKey(key: string): string {
-  return createHash("sha1").update(key + WS_GUID, "latin1").digest("base64");
+  // The key is base64 (checked before this is called), so latin1 and UTF-8 agree on it.
+  if (oneShotHash) return oneShotHash("sha1", key + WS_GUID, "base64");
+  return crypto.createHash("sha1").update(key + WS_GUID, "latin1").digest("base64");
 }
+
+/**
+ * crypto.hash (Node 20.12+): one call, no Hash object per handshake. Looked up rather
+ * than imported so that earlier Node 20 releases still load this module.
+ */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: "base64") => string }).hash;
 
 const REASONS: Readonly<Record<number, string>> = {
   101: "Switching Protocols",

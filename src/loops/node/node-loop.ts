@@ -6,6 +6,7 @@
  */
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http";
 import type { Server, Socket } from "node:net";
+import { Server as TlsServer } from "node:tls";
 import { CloseCode } from "../../core/close-codes.js";
 import type { AdoptOptions, ContextOptions } from "../../poll/context.js";
 import type { Context } from "../../poll/context.js";
@@ -81,6 +82,8 @@ export class NodeLoop {
     // progress) are not the context's; close() must drop them too, or net.Server.close()
     // waits for them (up to the TLS handshake timeout).
     for (const server of servers) {
+      // A plain socket is adopted as it is accepted; only TLS sockets wait (for the handshake).
+      if (!(server instanceof TlsServer)) continue;
       server.on("connection", (socket: Socket) => {
         this.accepted.add(socket);
         socket.on("close", this.forgetAccepted);
