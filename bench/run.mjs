@@ -5,16 +5,18 @@
 //                      [--servers id,id] [--scenarios id,id] [--no-install] [--no-build]
 //                      [--write | --no-write] [--list] [--nice -10] [--max-foreign 0.25] [--retries 2]
 //
-// It installs what it needs (gcc and libwebsockets-dev with apt-get when missing; ws and
-// bufferutil into bench/node_modules), builds bench/loadgen.c and bench/lws-echo.c into
-// bench/build/, builds wsloop from src/ into bench/build/wsloop/ (so a concurrent
-// `npm run build` cannot change the code under test mid-run; --no-build uses bin/wsloop.js
-// and dist/ as they are), then runs every scenario against every server: the server
+// It installs what it needs (gcc, libwebsockets-dev and wrk with apt-get when missing; ws
+// and bufferutil into bench/node_modules), builds bench/loadgen.c, bench/lws-echo.c and
+// bench/lws-http.c into bench/build/, builds wsloop from src/ into bench/build/wsloop/ (so
+// a concurrent `npm run build` cannot change the code under test mid-run; --no-build uses
+// bin/wsloop.js and dist/ as they are), then runs every scenario against every server: the server
 // pinned to core 0 and the load generator to core 1 (taskset), each figure the median of
 // --runs runs with min–max, servers interleaved within each run. It prints the tables and
 // writes docs/performance.md (between its bench markers; text outside them is kept) and
 // bench/build/results.json. --quick is a smoke check: 1 run of 2 s, fewer scenarios, and
-// it does not touch docs/performance.md unless --write is given.
+// it does not touch docs/performance.md unless --write is given. The HTTP scenarios (wrk
+// against wsloop's HTTP role, node:http and lws; a FILE and a CALLBACK mount) are in
+// bench/http.mjs.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -22,6 +24,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
+import { bodyMBps, httpRefs, httpScenarios, httpServers, prepareHttp, runHttp } from "./http.mjs";
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = dirname(benchDir);
@@ -75,8 +78,9 @@ const scenarios = [
   { id: "z-4k", title: "deflate 4 KiB 50×4", kind: "echo", deflate: true, args: { conns: 50, size: 4 * KiB, type: "binary", depth: 4 }, metric: "msgs_per_s", unit: "msg/s" },
   { id: "z-1m", title: "deflate 1 MiB 4×2", kind: "echo", deflate: true, args: { conns: 4, size: MiB, type: "binary", depth: 2 }, metric: "mb_per_s", unit: "MB/s" },
   { id: "z-idle", title: "deflate 1k conns, 1 msg each: RSS/conn", kind: "idle", deflate: true, args: { conns: 1000, prime: 4 * KiB }, metric: "bytes_per_conn", unit: "B/conn", lowerIsBetter: true },
+  ...httpScenarios,
 ];
-const quickScenarios = ["echo-32", "echo-4k", "echo-1m", "handshake", "idle", "z-4k"];
+const quickScenarios = ["echo-32", "echo-4k", "echo-1m", "handshake", "idle", "z-4k", "http-file-4k"];
 
 const node = process.execPath;
 const gcPreload = join(benchDir, "servers", "gc-signal.mjs");
@@ -90,6 +94,7 @@ const servers = [
   { id: "ws-bufferutil", label: "ws + bufferutil", cmd: () => nodeServer(join(benchDir, "servers", "ws-echo.mjs")), kinds: ["echo", "handshake", "idle"], node: true },
   { id: "lws", label: "lws-echo (C)", cmd: () => [join(buildDir, "lws-echo")], kinds: ["echo", "handshake", "idle"] },
   { id: "bare-node", label: "bare Node socket (floor)", cmd: () => nodeServer(join(benchDir, "servers", "bare-hold.mjs")), kinds: ["idle"], node: true },
+  { id: "bare-echo", label: "bare Node echo (ceiling)", cmd: () => nodeServer(join(benchDir, "servers", "bare-echo.mjs")), kinds: ["echo", "handshake"], node: true },
   ...["node", "rx", "manual"].map((loop) => ({
     id: `wsloop-${loop}`, label: `wsloop --loop ${loop}`, cmd: () => nodeServer(wsloopBin, ["echo", "--loop", loop]), kinds: ["echo", "handshake", "idle"], node: true, wsloop: true,
   })),
@@ -98,8 +103,9 @@ const servers = [
   ...["node", "rx", "manual"].map((loop) => ({
     id: `wsloop-${loop}-deflate`, label: `wsloop --loop ${loop} --deflate`, cmd: () => nodeServer(wsloopBin, ["echo", "--loop", loop, "--deflate"]), kinds: ["echo", "idle"], deflate: true, node: true, wsloop: true,
   })),
+  ...httpServers({ benchDir, buildDir, nodeServer, wsloopDist: () => join(dirname(dirname(wsloopBin)), "dist") }),
 ];
-const refs = { plain: { ws: "ws", lws: "lws" }, deflate: { ws: "ws-deflate", lws: "lws-deflate" } };
+const refs = { plain: { ws: "ws", lws: "lws" }, deflate: { ws: "ws-deflate", lws: "lws-deflate" }, http: httpRefs };
 
 if (opts.list) {
   console.log("scenarios:", scenarios.map((s) => s.id).join(", "));
@@ -129,6 +135,7 @@ function ensureSystemPackages() {
   if (!existsSync("/usr/include/zlib.h")) missing.push("zlib1g-dev");
   if (!trySh("sh", ["-c", "command -v taskset"])) missing.push("util-linux");
   if (!trySh("sh", ["-c", "command -v pkg-config"])) missing.push("pkg-config");
+  if (!trySh("sh", ["-c", "command -v wrk"])) missing.push("wrk");
   if (!missing.length) return;
   if (!opts.install || opts["no-install"]) throw new Error(`missing: ${missing.join(" ")} (apt-get install them, or drop --no-install)`);
   log(`apt-get install ${missing.join(" ")}`);
@@ -156,9 +163,10 @@ function ensureNodePackages() {
 function buildC() {
   mkdirSync(buildDir, { recursive: true });
   const lwsFlags = (trySh("pkg-config", ["--cflags", "--libs", "libwebsockets"]) ?? "-lwebsockets").split(/\s+/).filter(Boolean);
-  log("gcc -O2 bench/loadgen.c, bench/lws-echo.c");
+  log("gcc -O2 bench/loadgen.c, bench/lws-echo.c, bench/lws-http.c");
   sh("gcc", ["-O2", "-Wall", "-o", join(buildDir, "loadgen"), join(benchDir, "loadgen.c"), "-lz"]);
   sh("gcc", ["-O2", "-Wall", "-o", join(buildDir, "lws-echo"), join(benchDir, "lws-echo.c"), ...lwsFlags]);
+  sh("gcc", ["-O2", "-Wall", "-o", join(buildDir, "lws-http"), join(benchDir, "lws-http.c"), ...lwsFlags]);
 }
 
 function buildWsloop() {
@@ -314,7 +322,10 @@ async function runOnce(server, scenario, idleConns) {
   const common = ["--port", String(s.port), "--host", "127.0.0.1", ...(scenario.deflate ? ["--deflate"] : [])];
   let result = null, error = null;
   try {
-    if (scenario.kind === "idle") {
+    if (scenario.kind === "http") {
+      ({ result, error } = await runHttp(s, scenario, { pinned, stop, cpuTicks, cpuBusy, clkTck, warmup, duration, buildDir }));
+      if (!error && s.proc.exited) error = `server exited during the run (${JSON.stringify(s.proc.exited)})`;
+    } else if (scenario.kind === "idle") {
       await sleep(300);
       await gcServer(server, s.pid);
       const before = statusKiB(s.pid, "VmRSS");
@@ -393,10 +404,11 @@ function fmtFigure(scn, v) {
   if (scn.metric === "bytes_per_conn") return `${(v / 1024).toFixed(2)} KiB`;
   if (scn.metric === "mb_per_s") return `${si(v)} MB/s`;
   if (scn.metric === "per_s") return `${si(v)}/s`;
+  if (scn.metric === "req_per_s") return `${si(v)} req/s`;
   return `${si(v)} msg/s`;
 }
 function fmtRange(scn, cell) {
-  const strip = (v) => fmtFigure(scn, v).replace(/ ?(KiB|MB\/s|\/s|msg\/s)$/, "");
+  const strip = (v) => fmtFigure(scn, v).replace(/ ?(KiB|MB\/s|\/s|msg\/s|req\/s)$/, "");
   return cell.values.length > 1 ? ` (${strip(cell.min)}–${strip(cell.max)})` : "";
 }
 
@@ -427,9 +439,10 @@ function ratio(cell, ref) {
 function tables(ctx) {
   const { cells, scenarioList, serverList, status } = ctx;
   const out = [];
-  for (const group of ["plain", "deflate"]) {
-    const scns = scenarioList.filter((s) => Boolean(s.deflate) === (group === "deflate"));
-    const srvs = serverList.filter((s) => Boolean(s.deflate) === (group === "deflate"));
+  const groupOf = (x) => (x.http ? "http" : x.deflate ? "deflate" : "plain");
+  for (const group of ["plain", "deflate", "http"]) {
+    const scns = scenarioList.filter((s) => groupOf(s) === group);
+    const srvs = serverList.filter((s) => groupOf(s) === group);
     if (!scns.length || !srvs.length) continue;
     const refWs = refs[group].ws, refLws = refs[group].lws;
     const head = ["server", ...scns.map((s) => s.title)];
@@ -443,16 +456,17 @@ function tables(ctx) {
         if (!cell || (!cell.values && !cell.errors?.length)) { for (const r of [rowF, rowR, rowC, rowL]) r.push("not run"); continue; }
         if (!cell.values) { const e = `error [${ctx.note(cell.errors[0])}]`; for (const r of [rowF, rowR, rowC, rowL]) r.push(e); continue; }
         const errs = cell.errors.length ? ` [${ctx.note(cell.errors[0])}: ${cell.errors.length} of ${cell.runs.length} runs failed]` : "";
-        rowF.push(fmtFigure(scn, cell.median) + fmtRange(scn, cell) + errs);
+        const mb = bodyMBps(scn, cell.median);
+        rowF.push(fmtFigure(scn, cell.median) + fmtRange(scn, cell) + (mb === null ? "" : ` · ${si(mb)} MB/s`) + errs);
         const rw = ratio(cell, cells[`${refWs}|${scn.id}`]), rl = ratio(cell, cells[`${refLws}|${scn.id}`]);
         const f = (x) => (x === null ? "?" : `${x.toFixed(2)}×`);
         rowR.push(`${f(rw)} / ${f(rl)}`);
         rowC.push(scn.kind === "idle" ? "—" : `${Math.round(cell.genShare * 100)}% / ${Number.isFinite(cell.serverShare) ? Math.round(cell.serverShare * 100) + "%" : "?"}`);
-        rowL.push(scn.kind === "echo" || scn.kind === "handshake" ? `${si(cell.p50)} / ${si(cell.p99)}` : scn.kind === "idle" ? "—" : "");
+        rowL.push(scn.kind === "echo" || scn.kind === "handshake" || scn.kind === "http" ? `${si(cell.p50)} / ${si(cell.p99)}` : scn.kind === "idle" ? "—" : "");
       }
       fig.push(rowF); rat.push(rowR); cpu.push(rowC); lat.push(rowL);
     }
-    const name = group === "plain" ? "Uncompressed" : "permessage-deflate";
+    const name = { plain: "Uncompressed", deflate: "permessage-deflate", http: "HTTP (wrk)" }[group];
     const refNames = `${serverList.find((s) => s.id === refWs)?.label ?? refWs} / ${serverList.find((s) => s.id === refLws)?.label ?? refLws}`;
     out.push({ title: `${name}: median of ${runs} run${runs > 1 ? "s" : ""} (min–max)`, head, rows: fig });
     out.push({ title: `${name}: ratio of medians vs ${refNames} (throughput: higher is better; RSS/conn: lower is better)`, head, rows: rat });
@@ -479,6 +493,7 @@ async function main() {
   ensureNodePackages();
   buildC();
   buildWsloop();
+  prepareHttp(buildDir);
   const fds = maxFds();
   const idleConns = Math.min(idleConnsWanted, fds - 64);
   if (idleConns < idleConnsWanted) log(`the fd limit is ${fds}: idle scenario uses ${idleConns} connections, not ${idleConnsWanted}`);
