@@ -45,3 +45,9 @@ declare const connection: Connection<{ count: number }>;
 expectType<void>(connection.write("text"));
 expectError(connection.write("x", "pong"));
 expectType<UsageErrorCode>(new WsloopUsageError("INVALID_ARGUMENT", "m").code);
+
+// A streamed request body: a byte count or "chunked", written from CLIENT_HTTP_WRITEABLE.
+context.connect({ url: "http://example.com/up", method: "PUT", bodyLength: 10 });
+context.connect({ url: "http://example.com/up", method: "POST", bodyLength: "chunked" });
+expectError(context.connect({ url: "http://example.com/up", method: "POST", bodyLength: "unknown" }));
+if (event.reason === "CLIENT_HTTP_WRITEABLE") expectType<void>(event.connection.writeHttp(Buffer.from("piece"), { final: true }));

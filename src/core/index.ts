@@ -14,6 +14,8 @@ export { Utf8Validator, isValidUtf8 } from "./utf8.js";
 export {
   WsSession,
   defaultLimits,
+  MAX_OWED_PONGS,
+  MAX_OWED_PONG_BYTES,
   type DeflateState,
   type DeflateStats,
   type EncodeDataOptions,

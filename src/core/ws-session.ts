@@ -121,6 +121,19 @@ export interface DeflateState {
 const emptyBuffer = Buffer.alloc(0);
 
 /**
+ * Pongs owed at once, at most: pings that arrive faster than we can write are answered
+ * in order up to this many; beyond it the oldest owed pong is dropped (RFC 6455 §5.5.3
+ * lets an endpoint answer only the most recent ping), so a peer that floods pings and
+ * never reads costs a bounded amount of memory.
+ */
+export const MAX_OWED_PONGS = 16;
+/**
+ * Payload bytes of owed pongs held at once, at most: 8 pongs of the largest size (125
+ * bytes), 16 small ones. The newest pong always fits.
+ */
+export const MAX_OWED_PONG_BYTES = 1024;
+
+/**
  * One WebSocket conversation. Feed received bytes to {@link receive}; write what
  * {@link takeOwedFrames} and {@link encodeData} append when the transport is writeable.
  */
@@ -138,8 +151,18 @@ export class WsSession implements FrameSink {
   /** Nothing more is read from the peer: its close arrived, or it broke the protocol. */
   private inputEnded = false;
   private failed = false;
-  /** Control frames we owe, sent before user data: at most one pong and one close. */
+  /**
+   * We failed the connection while it was open, so the close we owe is ours to time: data
+   * the application still sends goes out before it (encodeData), until it is sent.
+   */
+  private failedWhileOpen = false;
+  /**
+   * Control frames we owe, sent before user data: pongs, oldest first, and one close. The
+   * oldest pong has a field of its own; the array is made only when a second one is owed.
+   */
   private owedPong: Buffer | null = null;
+  private laterPongs: Buffer[] | null = null;
+  private owedPongBytes = 0;
   private owedClose: Buffer | null = null;
 
   // Incoming message assembly.
@@ -353,6 +376,7 @@ export class WsSession implements FrameSink {
     this.inputEnded = true;
     this.stateValue = "closed";
     this.dropPieces();
+    this.dropPongs();
     this.deflater?.release();
     this.inflater?.release();
   }
@@ -374,14 +398,18 @@ export class WsSession implements FrameSink {
   }
 
   /**
-   * Append owed control frames (pong, then close) to `out`. Returns bytes appended.
-   * After the close goes out, no data frame may follow.
+   * Append owed control frames (pongs in the order of their pings, then close) to `out`.
+   * Returns bytes appended. After the close goes out, no data frame may follow.
    */
   takeOwedFrames(out: Uint8Array[]): number {
     let bytes = 0;
     if (this.owedPong) {
-      if (!this.closeSent) bytes += encodeFrame(out, Opcode.PONG, this.owedPong, { mask: this.mask });
-      this.owedPong = null;
+      if (!this.closeSent) {
+        bytes += encodeFrame(out, Opcode.PONG, this.owedPong, { mask: this.mask });
+        const later = this.laterPongs;
+        if (later) for (const payload of later) bytes += encodeFrame(out, Opcode.PONG, payload, { mask: this.mask });
+      }
+      this.dropPongs();
     }
     if (this.owedClose) {
       bytes += encodeFrame(out, Opcode.CLOSE, this.owedClose, { mask: this.mask });
@@ -398,9 +426,14 @@ export class WsSession implements FrameSink {
   /**
    * Encode user data. `opcode` is TEXT, BINARY or CONTINUATION; `fin` false leaves the
    * message open for continuations. Throws on misuse (after close, bad sequence).
+   *
+   * After the peer broke the protocol data may still be encoded until our close frame is
+   * taken ({@link takeOwedFrames}): it is what the application owed before the failure
+   * (RFC 6455 §7.1.7 stops the processing of input, not the sending of replies), and the
+   * caller writes it before the owed close. Otherwise data ends once a close is owed.
    */
   encodeData(out: Uint8Array[], opcode: number, payload: Uint8Array, fin = true, options?: EncodeDataOptions): number {
-    if (this.closing || this.stateValue !== "open") {
+    if (this.stateValue !== "open" && !(this.failedWhileOpen && this.stateValue === "closing" && !this.closeSent)) {
       throw usage("CONNECTION_CLOSED", "cannot send data after the close handshake has begun");
     }
     if (opcode === Opcode.CONTINUATION) {
@@ -762,10 +795,30 @@ export class WsSession implements FrameSink {
   }
 
   private onPingFrame(payload: Buffer): void {
-    // Only the newest ping is answered when several arrive before we can write
-    // (RFC 6455 §5.5.3 allows it), so a ping flood holds at most 125 bytes here.
-    if (!this.closing) this.owedPong = payload;
+    if (!this.closing) this.owePong(payload);
     this.events.onPing(payload);
+  }
+
+  /** Queue a pong (the payload is already a copy: see onFrameHeader), within the bounds. */
+  private owePong(payload: Buffer): void {
+    this.owedPongBytes += payload.length;
+    if (this.owedPong === null) {
+      this.owedPong = payload;
+      return;
+    }
+    const later = (this.laterPongs ??= []);
+    later.push(payload);
+    // Over a bound: drop the oldest until within it (the newest always stays, ≤ 125 bytes).
+    while (later.length >= MAX_OWED_PONGS || (this.owedPongBytes > MAX_OWED_PONG_BYTES && later.length > 0)) {
+      this.owedPongBytes -= this.owedPong!.length;
+      this.owedPong = later.shift()!;
+    }
+  }
+
+  private dropPongs(): void {
+    this.owedPong = null;
+    this.laterPongs = null;
+    this.owedPongBytes = 0;
   }
 
   private onCloseFrame(payload: Buffer): void {
@@ -800,7 +853,7 @@ export class WsSession implements FrameSink {
     } else if (this.closeSent) {
       this.stateValue = "closed";
     }
-    this.owedPong = null;
+    this.dropPongs();
     this.parser.pause();
     this.events.onClose(code, reason, initiatedByPeer);
   }
@@ -820,11 +873,12 @@ export class WsSession implements FrameSink {
     this.failed = true;
     this.dropPieces();
     this.inflater?.release();
-    this.owedPong = null;
+    this.dropPongs();
     if (!this.closing) {
       // Our messages are ASCII, so cutting at 123 bytes cannot split a UTF-8 sequence.
       this.owedClose = closePayload(code, Buffer.from(message, "utf8").subarray(0, 123));
       this.stateValue = "closing";
+      this.failedWhileOpen = true;
     } else if (this.closeSent) {
       // Our close is already out and nothing more is read, so the peer's close can never
       // arrive: there is nothing left to wait for (RFC 6455 §7.1.7), as takeOwedFrames

@@ -3,13 +3,14 @@
  * connected, send the upgrade request (with headers the protocol appends), read the
  * answer with bounded memory, check it, let the protocol filter it, and establish.
  */
-import { ResponseHeadParser, type HttpResponseHead } from "../core/http/head-parser.js";
+import type { HttpResponseHead, ResponseHeadParser } from "../core/http/head-parser.js";
 import { buildClientRequest, checkServerResponse } from "../core/handshake/client-handshake.js";
 import type { ExtensionNegotiator } from "../core/handshake/extension.js";
 import { WsSession } from "../core/ws-session.js";
 import type { Connection } from "./connection.js";
 import type { ResolvedConnectInfo } from "./connect-info.js";
 import type { HandshakeRole } from "./handshake-role.js";
+import { sendClientRequest } from "./client-request.js";
 import { sessionOptions } from "./session-options.js";
 
 export class ClientUpgrade implements HandshakeRole {
@@ -24,37 +25,23 @@ export class ClientUpgrade implements HandshakeRole {
 
   onConnected(): void {
     const connection = this.connection;
-    connection.enterHandshake();
-    const headers: Array<[string, string]> = [...this.info.headers];
-    const refused = connection.emitConnection({
-      reason: "CLIENT_APPEND_HANDSHAKE_HEADER",
-      connection,
-      addHeader: (name: string, value: string) => {
-        headers.push([name, value]);
+    const info = this.info;
+    this.parser = sendClientRequest(connection, info, {
+      refused: "the protocol refused to send the handshake (CLIENT_APPEND_HANDSHAKE_HEADER)",
+      timeoutCause: "no answer to the upgrade request",
+      build: (headers) => {
+        const request = buildClientRequest({
+          path: info.path,
+          host: info.host,
+          ...(info.origin !== undefined ? { origin: info.origin } : {}),
+          protocols: info.protocols,
+          extensions: connection.protocol.extensions ?? [],
+          headers,
+        });
+        this.sent = request;
+        return [request.bytes];
       },
     });
-    if (refused) {
-      connection.failClient(new Error("the protocol refused to send the handshake (CLIENT_APPEND_HANDSHAKE_HEADER)"));
-      return;
-    }
-    let request: ReturnType<typeof buildClientRequest>;
-    try {
-      request = buildClientRequest({
-        path: this.info.path,
-        host: this.info.host,
-        ...(this.info.origin !== undefined ? { origin: this.info.origin } : {}),
-        protocols: this.info.protocols,
-        extensions: connection.protocol.extensions ?? [],
-        headers,
-      });
-    } catch (error) {
-      connection.failClient(error instanceof Error ? error : new Error(String(error)));
-      return;
-    }
-    this.sent = request;
-    this.parser = new ResponseHeadParser({ maxHeadBytes: connection.vhost.maxHeadBytes });
-    connection.armStateTimer(connection.vhost.timeouts.handshakeMs, "no answer to the upgrade request");
-    connection.writeOut([request.bytes], request.bytes.length);
   }
 
   onData(chunk: Buffer): void {

@@ -25,8 +25,16 @@ export interface ConnectInfo {
    * COMPLETED_CLIENT_HTTP, CLOSED_CLIENT_HTTP. "RAW" makes a RAW connection.
    */
   method?: string;
-  /** HTTP: the request body, sent with its Content-Length. */
+  /** HTTP: the whole request body, sent with the head and its Content-Length. */
   body?: string | Uint8Array;
+  /**
+   * HTTP: the body is streamed by the protocol instead (lws's Content-Length header plus
+   * lws_client_http_body_pending()): a byte count for a `Content-Length` body, "chunked"
+   * for `Transfer-Encoding: chunked` when the length is not known in advance. Ask for
+   * CLIENT_HTTP_WRITEABLE with requestWriteable() (from CLIENT_APPEND_HANDSHAKE_HEADER or
+   * later) and write one piece per callback with writeHttp(piece, { final }). Not with `body`.
+   */
+  bodyLength?: number | "chunked";
   /** HTTP: follow up to this many redirects (301, 302, 303, 307, 308). Default 0: the redirect is the response. */
   followRedirects?: number;
   /**
@@ -69,7 +77,10 @@ export interface ResolvedConnectInfo {
   vhost: string | undefined;
   /** null: a WebSocket; "RAW": a raw connection; otherwise the HTTP method. */
   method: string | null;
+  /** The whole body, written with the head. */
   body: Uint8Array | null;
+  /** A streamed body's length (or "chunked"); null when the body, if any, is whole. */
+  bodyLength: number | "chunked" | null;
   followRedirects: number;
   pipeline: boolean;
 }
@@ -135,12 +146,20 @@ export function resolveConnectInfo(info: ConnectInfo): ResolvedConnectInfo {
   if (!Number.isInteger(followRedirects) || followRedirects < 0) {
     throw usage("INVALID_ARGUMENT", `followRedirects must be a non-negative integer, got ${String(info.followRedirects)}`);
   }
-  if (info.body !== undefined && (method === null || method === "RAW")) {
+  if ((info.body !== undefined || info.bodyLength !== undefined) && (method === null || method === "RAW")) {
     throw usage("INVALID_ARGUMENT", "a body is sent only with an HTTP method");
+  }
+  const bodyLength = info.bodyLength ?? null;
+  if (bodyLength !== null && bodyLength !== "chunked" && (!Number.isSafeInteger(bodyLength) || bodyLength < 0)) {
+    throw usage("INVALID_ARGUMENT", `bodyLength must be a non-negative integer or "chunked", got ${String(bodyLength)}`);
+  }
+  if (bodyLength !== null && info.body !== undefined) {
+    throw usage("INVALID_ARGUMENT", "give either body (the whole body) or bodyLength (a streamed body), not both");
   }
   return {
     method,
     body: info.body === undefined ? null : typeof info.body === "string" ? Buffer.from(info.body, "utf8") : info.body,
+    bodyLength,
     followRedirects,
     pipeline: info.pipeline === true && method !== null && method !== "RAW",
     address,

@@ -22,6 +22,7 @@ import type { Vhost } from "./vhost.js";
 import type { HandshakeRole } from "./handshake-role.js";
 import type { HeadersInit } from "../core/http/response-head.js";
 import type { HttpServerRole, HttpHeadOptions, HttpRequestInfo } from "./http/server-role.js";
+import type { HttpClientRole } from "./http/client-role.js";
 
 export type ConnectionState =
   /** Client: the transport is still connecting (or connected, until the next service sees it). */
@@ -91,6 +92,11 @@ export class Connection<U = unknown> implements WsSessionEvents {
   private rxEnabled = true;
 
   private writeableRequested = false;
+  /**
+   * The peer broke the protocol while a WRITEABLE was requested: that one WRITEABLE still
+   * runs, before our close frame goes out (see onPeerError).
+   */
+  private writeableBeforeClose = false;
   private inWriteable = false;
   private wroteInWriteable = false;
   private validityPingOwed = false;
@@ -239,7 +245,9 @@ export class Connection<U = unknown> implements WsSessionEvents {
       this.writeOut([bytes], bytes.length);
       return;
     }
-    if (this.stateValue !== "established") {
+    // "closing" with a WRITEABLE running: the one requested before the peer broke the
+    // protocol (serviceWrite); what it writes goes out before our close frame.
+    if (this.stateValue !== "established" && !(this.stateValue === "closing" && this.inWriteable)) {
       throw this.closedError("write");
     }
     if (!this.inWriteable) {
@@ -286,6 +294,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
       if (!this.rxEnabled) this.setRxFlowControl(true);
       this.stateValue = "closing";
       this.writeableRequested = false;
+      this.writeableBeforeClose = false;
       this.context.markDirty(this);
       return;
     }
@@ -357,8 +366,16 @@ export class Connection<U = unknown> implements WsSessionEvents {
    * Write one piece of the response body, from HTTP_WRITEABLE, once per callback (lws_write
    * with LWS_WRITE_HTTP / LWS_WRITE_HTTP_FINAL). `final` ends a chunked body; a body with a
    * Content-Length ends with its last byte. Not copied: do not change `data` after.
+   * An HTTP client writes its streamed request body (ConnectInfo.bodyLength) the same way,
+   * from CLIENT_HTTP_WRITEABLE.
    */
   writeHttp(data: string | Uint8Array, options: { final?: boolean } = {}): void {
+    const client = this.session ? null : this.handshake;
+    if (client && (client as { kind?: string }).kind === "http-client") {
+      if (this.stateValue === "closed") throw this.closedError("writeHttp");
+      (client as HttpClientRole).writeBody(typeof data === "string" ? Buffer.from(data, "utf8") : data, options.final ?? false);
+      return;
+    }
     const role = this.requireHttp("writeHttp");
     this.claimWrite("writeHttp", false);
     role.writeBody(typeof data === "string" ? Buffer.from(data, "utf8") : data, options.final ?? false);
@@ -438,7 +455,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
   }
 
   /** @internal Deliver a WRITEABLE of a role (HTTP_WRITEABLE, RAW_WRITEABLE). */
-  runWriteable(reason: "HTTP_WRITEABLE" | "RAW_WRITEABLE"): void {
+  runWriteable(reason: "HTTP_WRITEABLE" | "RAW_WRITEABLE" | "CLIENT_HTTP_WRITEABLE"): void {
     this.inWriteable = true;
     this.wroteInWriteable = false;
     try {
@@ -654,6 +671,16 @@ export class Connection<U = unknown> implements WsSessionEvents {
       this.handshake?.onWriteable?.();
       return;
     }
+    // A reply the protocol asked for before the peer broke the protocol goes before the
+    // close we owe for it (only the input after the failure is ignored, RFC 6455 §7.1.7).
+    // Once only: WRITEABLEs requested from here on are refused, so the close cannot be
+    // put off. A reply the transport does not take is finished first (rung 1, next time);
+    // the close-wait timer armed at the failure bounds how long that may take.
+    if (this.writeableBeforeClose) {
+      this.writeableBeforeClose = false;
+      this.runSessionWriteable();
+      if (this.isClosed || this.pendingBytes > 0) return;
+    }
     // Rung 2: frames the library owes.
     if (session.hasOwedFrames || this.validityPingOwed) {
       const out: Uint8Array[] = [];
@@ -672,13 +699,17 @@ export class Connection<U = unknown> implements WsSessionEvents {
     // Rung 3: the user's WRITEABLE.
     if (this.writeableRequested && this.stateValue === "established") {
       this.writeableRequested = false;
-      this.inWriteable = true;
-      this.wroteInWriteable = false;
-      try {
-        this.emitConnection({ reason: this.role === "server" ? "SERVER_WRITEABLE" : "CLIENT_WRITEABLE", connection: this });
-      } finally {
-        this.inWriteable = false;
-      }
+      this.runSessionWriteable();
+    }
+  }
+
+  private runSessionWriteable(): void {
+    this.inWriteable = true;
+    this.wroteInWriteable = false;
+    try {
+      this.emitConnection({ reason: this.role === "server" ? "SERVER_WRITEABLE" : "CLIENT_WRITEABLE", connection: this });
+    } finally {
+      this.inWriteable = false;
     }
   }
 
@@ -774,8 +805,12 @@ export class Connection<U = unknown> implements WsSessionEvents {
   onPeerError(error: PeerError, tooLarge: { kind: "frame" | "message"; size: number; limit: number } | null): void {
     this.context.logger.info(`connection ${this.id}: ${error.message} (closing with ${error.closeCode})`);
     this.closeInfo = { code: error.closeCode, closeReason: error.message, clean: false, error };
-    // Bound the wait for our close frame to go out, as in close().
-    if (this.stateValue === "established") this.armStateTimer(this.vhost.timeouts.closeWaitMs, "our close frame could not be sent");
+    // Bound the wait for our close frame to go out, as in close(). It also bounds a reply
+    // requested before the failure, which goes out first.
+    if (this.stateValue === "established") {
+      this.armStateTimer(this.vhost.timeouts.closeWaitMs, "our close frame could not be sent");
+      this.writeableBeforeClose = this.writeableRequested;
+    }
     this.stateValue = "closing";
     this.writeableRequested = false;
     this.heldInput = null;

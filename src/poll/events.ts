@@ -86,6 +86,12 @@ export type ConnectionEvents<U> =
   /** The binding ends: a request went elsewhere, or the connection closed. */
   | ({ reason: "HTTP_DROP_PROTOCOL" } & ConnectionEvent<U>)
   // ---- HTTP client ----
+  /**
+   * A streamed request body (ConnectInfo.bodyLength) may take its next piece: write it
+   * with writeHttp(piece, { final }), once. Only after requestWriteable(), and only while
+   * the body is unfinished and the server has not answered.
+   */
+  | ({ reason: "CLIENT_HTTP_WRITEABLE" } & ConnectionEvent<U>)
   /** The response head arrived. */
   | ({ reason: "ESTABLISHED_CLIENT_HTTP"; status: number; headers: HeaderList } & ConnectionEvent<U>)
   /** A piece of the response body (a view: copy it to keep it). Turn rx off to push back. */

@@ -4,23 +4,38 @@
  * (Content-Length, chunked, or until the close) and say when it is complete. rx flow
  * control holds the rest of a chunk back, so TCP pushes back on the server.
  *
+ * A request body is either whole (written with the head) or streamed by the protocol,
+ * a piece per CLIENT_HTTP_WRITEABLE under the write ladder (lws's
+ * lws_client_http_body_pending). The response is read all along: a server may answer
+ * before the body is finished (413, 401); then no more of it is asked for and the
+ * connection ends with the response, since the server can no longer tell where our
+ * request ends.
+ *
  * Redirects are followed when asked, up to a limit: the connection moves to a new
  * transport (the new location may be another host) and the user sees only the final
- * response. Requests say "Connection: close": one request per connection.
+ * response. A streamed body cannot be sent again, so a redirect that would keep it is
+ * the final response. Requests say "Connection: close" unless pipelined.
  */
 import { CloseDelimitedDecoder, LengthDecoder, responseBodyFraming, type BodyDecoder } from "../../core/http/body.js";
 import { ChunkedDecoder } from "../../core/http/chunked.js";
+import { usage } from "../../core/errors.js";
 import { ResponseHeadParser, type HttpResponseHead } from "../../core/http/head-parser.js";
 import { assertHeaderField } from "../../core/http/headers.js";
+import { sendClientRequest } from "../client-request.js";
 import type { Connection } from "../connection.js";
 import type { ResolvedConnectInfo } from "../connect-info.js";
 import type { CloseData } from "../events.js";
 import type { HandshakeRole } from "../handshake-role.js";
 import { END_OF_STREAM } from "../transport.js";
+import { RequestBody } from "./client-body.js";
 import { isGone } from "./transaction.js";
 
 /** Headers the request writes itself. */
 const OWNED = ["host", "content-length", "transfer-encoding", "connection"];
+
+/** Timeout causes: the handshake timeout bounds each wait for a piece of the body, then the wait for the answer. */
+const NO_ANSWER = "no answer to the HTTP request";
+const BODY_STALLED = "no piece of the request body was written";
 
 export class HttpClientRole implements HandshakeRole {
   readonly kind = "http-client";
@@ -38,6 +53,10 @@ export class HttpClientRole implements HandshakeRole {
   private queue: Connection[] = [];
   /** The response allows another request on this connection (pipelining). */
   private reusable = false;
+  /** The streamed request body still being written; null when there is none (left). */
+  private outgoing: RequestBody | null = null;
+  /** The server answered before the streamed body was finished: the rest is never sent. */
+  private bodyCut = false;
 
   constructor(
     private readonly connection: Connection,
@@ -59,34 +78,20 @@ export class HttpClientRole implements HandshakeRole {
 
   onConnected(): void {
     const connection = this.connection;
-    connection.enterHandshake();
-    const headers: Array<[string, string]> = [...this.info.headers];
-    const refused = connection.emitConnection({
-      reason: "CLIENT_APPEND_HANDSHAKE_HEADER",
-      connection,
-      addHeader: (name: string, value: string) => {
-        headers.push([name, value]);
-      },
+    const info = this.info;
+    const streamed = info.bodyLength === null ? null : new RequestBody(info.bodyLength);
+    // Set before CLIENT_APPEND_HANDSHAKE_HEADER, where lws users ask for the first WRITEABLE.
+    this.outgoing = streamed && !streamed.done ? streamed : null;
+    this.bodyCut = false;
+    this.parser = sendClientRequest(connection, info, {
+      refused: "the protocol refused to send the request (CLIENT_APPEND_HANDSHAKE_HEADER)",
+      timeoutCause: this.outgoing ? BODY_STALLED : NO_ANSWER,
+      build: (headers) => this.buildRequest(headers, streamed),
     });
-    if (refused) {
-      connection.failClient(new Error("the protocol refused to send the request (CLIENT_APPEND_HANDSHAKE_HEADER)"));
-      return;
-    }
-    let bytes: Buffer;
-    try {
-      bytes = this.buildRequest(headers);
-    } catch (error) {
-      connection.failClient(error instanceof Error ? error : new Error(String(error)));
-      return;
-    }
-    this.parser = new ResponseHeadParser({ maxHeadBytes: connection.vhost.maxHeadBytes });
-    connection.armStateTimer(connection.vhost.timeouts.handshakeMs, "no answer to the HTTP request");
-    const chunks: Uint8Array[] = [bytes];
-    if (this.info.body && this.info.body.length > 0) chunks.push(this.info.body);
-    connection.writeOut(chunks, bytes.length + (this.info.body?.length ?? 0));
   }
 
-  private buildRequest(headers: Array<[string, string]>): Buffer {
+  /** The head, and a whole body as the body's one piece. */
+  private buildRequest(headers: Array<[string, string]>, streamed: RequestBody | null): Uint8Array[] {
     const info = this.info;
     if (!/^\/[\x21-\x7e]*$/.test(info.path)) throw new Error(`path ${JSON.stringify(info.path)} must be visible ASCII starting with "/"`);
     let text = `${info.method} ${info.path} HTTP/1.1\r\nHost: ${info.host}\r\n`;
@@ -95,10 +100,53 @@ export class HttpClientRole implements HandshakeRole {
       if (OWNED.includes(name.toLowerCase())) throw new Error(`header "${name}" is written by the library`);
       text += `${name}: ${value}\r\n`;
     }
-    if (info.body) text += `Content-Length: ${info.body.length}\r\n`;
+    // body and bodyLength exclude each other: at most one of these is set.
+    const whole = info.body ? new RequestBody(info.body.length) : null;
+    const framing = streamed ?? whole;
+    if (framing) text += `${framing.header[0]}: ${framing.header[1]}\r\n`;
     // One request per connection, unless pipelined: then the connection is kept for the next.
     text += this.info.pipeline ? "\r\n" : "Connection: close\r\n\r\n";
-    return Buffer.from(text, "latin1");
+    const chunks: Uint8Array[] = [Buffer.from(text, "latin1")];
+    if (whole && info.body && info.body.length > 0) whole.encode(chunks, info.body, true);
+    return chunks;
+  }
+
+  wantsWrite(): boolean {
+    return this.outgoing !== null && this.connection.hasWriteableRequest;
+  }
+
+  onWriteable(): void {
+    const connection = this.connection;
+    // A request made when no body is owed is dropped, or it would keep POLLOUT on.
+    if (connection.takeWriteableRequest() && this.outgoing) connection.runWriteable("CLIENT_HTTP_WRITEABLE");
+  }
+
+  /** @internal connection.writeHttp() on this client: the next piece of the streamed request body. */
+  writeBody(data: Uint8Array, final: boolean): void {
+    const connection = this.connection;
+    const body = this.outgoing;
+    if (!body) {
+      if (this.bodyCut) throw usage("INVALID_STATE", "the server answered before the request body was complete: the rest is not sent");
+      if (this.info.bodyLength === null) {
+        throw usage("INVALID_STATE", `connection ${connection.id} has no streamed request body: connect with bodyLength to stream one`);
+      }
+      throw usage("INVALID_STATE", "the request body is already complete");
+    }
+    connection.claimWrite("writeHttp", false);
+    body.check(data, final);
+    // Counted once it is sure to be written: a piece refused for its size leaves the turn unused.
+    connection.claimWrite("writeHttp");
+    const out: Uint8Array[] = [];
+    const bytes = body.encode(out, data, final);
+    connection.noteActivity(false);
+    connection.writeOut(out, bytes);
+    const timeoutMs = connection.vhost.timeouts.handshakeMs;
+    if (body.done) {
+      this.outgoing = null;
+      connection.armStateTimer(timeoutMs, NO_ANSWER);
+    } else {
+      connection.armStateTimer(timeoutMs, BODY_STALLED);
+    }
   }
 
   wantsRead(): boolean {
@@ -185,10 +233,21 @@ export class HttpClientRole implements HandshakeRole {
       this.parser = new ResponseHeadParser({ maxHeadBytes: connection.vhost.maxHeadBytes });
       return true;
     }
+    if (this.outgoing) {
+      // An early answer (a 413, a 401): stop sending. The server cannot tell where the
+      // unsent rest would end, so the connection ends with this response.
+      this.outgoing = null;
+      this.bodyCut = true;
+      connection.takeWriteableRequest();
+      connection.context.logger.info(`client connection ${connection.id}: the server answered ${head.status} before the request body was complete`);
+    }
     const location = head.headers.get("location");
     if ([301, 302, 303, 307, 308].includes(head.status) && location !== undefined && this.redirects < this.info.followRedirects) {
-      this.followRedirect(head.status, location);
-      return false;
+      if (this.info.bodyLength === null || turnsIntoGet(head.status, this.method)) {
+        this.followRedirect(head.status, location);
+        return false;
+      }
+      connection.context.logger.info(`client connection ${connection.id}: ${head.status} not followed: a streamed request body cannot be sent again`);
     }
     const framing = responseBodyFraming(this.method, head.status, head.headers);
     if (framing.kind === "error") {
@@ -197,7 +256,11 @@ export class HttpClientRole implements HandshakeRole {
     }
     // Pipelining goes on only when the server keeps the connection and says where the body ends.
     this.reusable =
-      this.info.pipeline && head.versionMinor >= 1 && !head.headers.tokens("connection").includes("close") && framing.kind !== "close";
+      this.info.pipeline &&
+      !this.bodyCut &&
+      head.versionMinor >= 1 &&
+      !head.headers.tokens("connection").includes("close") &&
+      framing.kind !== "close";
     if (!this.reusable) this.detachQueue();
     this.status = head.status;
     this.established = true;
@@ -243,8 +306,7 @@ export class HttpClientRole implements HandshakeRole {
     this.connection.context.leavePipeline(this.connection, info);
     const secure = target.protocol === "https:";
     const port = target.port ? Number(target.port) : secure ? 443 : 80;
-    // 303 always, and 301 / 302 after a POST (what browsers do), turn into a GET without body.
-    const toGet = status === 303 || ((status === 301 || status === 302) && info.method === "POST");
+    const toGet = turnsIntoGet(status, info.method!);
     const address = target.hostname.replace(/^\[(.*)\]$/, "$1");
     this.info = {
       ...info,
@@ -254,6 +316,7 @@ export class HttpClientRole implements HandshakeRole {
       path: `${target.pathname || "/"}${target.search}`,
       method: toGet && info.method !== "HEAD" ? "GET" : info.method,
       body: toGet ? null : info.body,
+      bodyLength: toGet ? null : info.bodyLength,
       tls: secure ? (info.tls || { allowSelfSigned: false, skipHostnameCheck: false }) : false,
     };
     this.parser = null;
@@ -282,6 +345,12 @@ export class HttpClientRole implements HandshakeRole {
       return;
     }
     if (next) this.queue.unshift(next);
+    if (this.bodyCut) {
+      // What is owed of the cut body would only be misread: end now, without it.
+      connection.transport.end();
+      connection.finish({ code: 1000, closeReason: "", clean: true });
+      return;
+    }
     connection.close();
   }
 
@@ -337,4 +406,9 @@ export class HttpClientRole implements HandshakeRole {
     connection.transport.destroy();
     connection.finish({ code: 1006, closeReason: message, clean: false });
   }
+}
+
+/** 303 always, and 301 / 302 after a POST (what browsers do), turn into a GET without body. */
+function turnsIntoGet(status: number, method: string): boolean {
+  return status === 303 || ((status === 301 || status === 302) && method === "POST");
 }

@@ -10,6 +10,7 @@ import {
   hex,
   inbound,
   newSession,
+  parseFrames,
   roles,
   runAtEverySplit,
   takeOwed,
@@ -219,6 +220,30 @@ describe("WsSession: the close handshake", () => {
         session.receive(inbound(role, { opcode: Opcode.CLOSE }));
         expect(usageCode(() => session.encodeData([], Opcode.TEXT, Buffer.from("x")))).toBe("CONNECTION_CLOSED");
         session.takeOwedFrames([]);
+        expect(usageCode(() => session.encodeData([], Opcode.TEXT, Buffer.from("x")))).toBe("CONNECTION_CLOSED");
+      });
+
+      it(`${role}: after the peer broke the protocol, data may still be encoded until the owed close is taken (it goes first)`, () => {
+        const { session } = newSession(role);
+        session.receive(inbound(role, { opcode: Opcode.TEXT, payload: "hi" }, { opcode: 3 }));
+        expect(session.state).toBe("closing");
+        // The reply to "hi", written before the close frame.
+        const out: Uint8Array[] = [];
+        session.encodeData(out, Opcode.TEXT, Buffer.from("hi"));
+        expect(session.encodeData(out, Opcode.BINARY, Buffer.from("more"), false)).toBeGreaterThan(0);
+        expect(usageCode(() => session.encodePing([]))).toBe("CONNECTION_CLOSED");
+        session.takeOwedFrames(out);
+        const frames = parseFrames(role, Buffer.concat(out));
+        expect(frames.map((f) => f.opcode)).toEqual([Opcode.TEXT, Opcode.BINARY, Opcode.CLOSE]);
+        expect(frames[2]!.payload.readUInt16BE(0)).toBe(1002);
+        // Once the close is out, no data follows it.
+        expect(usageCode(() => session.encodeData([], Opcode.CONTINUATION, Buffer.from("x")))).toBe("CONNECTION_CLOSED");
+      });
+
+      it(`${role}: a failure after our own close() does not reopen sending`, () => {
+        const { session } = newSession(role);
+        session.close(1000);
+        session.receive(inbound(role, { opcode: 3 }));
         expect(usageCode(() => session.encodeData([], Opcode.TEXT, Buffer.from("x")))).toBe("CONNECTION_CLOSED");
       });
 

@@ -11,7 +11,7 @@ import { FrameParser } from "../../../src/core/frame-parser.js";
 import type { FrameHeader } from "../../../src/core/frame.js";
 import type { MaskSource } from "../../../src/core/mask-source.js";
 import { zeroMaskSource } from "../../../src/core/mask-source.js";
-import { WsSession } from "../../../src/core/ws-session.js";
+import { MAX_OWED_PONGS, MAX_OWED_PONG_BYTES, WsSession } from "../../../src/core/ws-session.js";
 import type { FragmentInfo, WsSessionEvents, WsSessionOptions, WsSessionState } from "../../../src/core/ws-session.js";
 import { splitPoints } from "../../helpers/splits.js";
 
@@ -316,6 +316,22 @@ export function pattern(length: number, seed = 1): Buffer {
     b[i] = x & 0xff;
   }
   return b;
+}
+
+/**
+ * The pongs a session owes for these pings (payloads, oldest first) when nothing was
+ * written in between: the newest ones, as many as fit MAX_OWED_PONGS and
+ * MAX_OWED_PONG_BYTES, in their order. A model of the rule, written apart from it.
+ */
+export function newestWithinBounds<T extends Uint8Array>(pings: readonly T[]): T[] {
+  const kept: T[] = [];
+  let bytes = 0;
+  for (let i = pings.length - 1; i >= 0 && kept.length < MAX_OWED_PONGS; i--) {
+    bytes += pings[i]!.length;
+    if (bytes > MAX_OWED_PONG_BYTES) break;
+    kept.unshift(pings[i]!);
+  }
+  return kept;
 }
 
 /** The owed output (hex) is exactly one close frame, masked iff the session is a client, with this code. */

@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import { WsloopUsageError } from "../../../src/core/errors.js";
 import { Opcode } from "../../../src/core/frame.js";
 import { chunkBySizes } from "../../helpers/splits.js";
-import { closePayload, comparable, inbound, newSession, parseFrames, run } from "./harness.js";
+import { MAX_OWED_PONGS, MAX_OWED_PONG_BYTES } from "../../../src/core/ws-session.js";
+import { closePayload, comparable, inbound, newSession, newestWithinBounds, parseFrames, run } from "./harness.js";
 import type { RawFrame, Role, RunOptions, RunResult } from "./harness.js";
 
 const roleArb = fc.constantFrom<Role>("server", "client");
@@ -43,7 +44,8 @@ function checkPeerErrorPath(role: Role, r: RunResult): void {
     expect(r.inputDone).toBe(true);
   } else {
     expect(owed.every((f) => f.opcode === Opcode.PONG)).toBe(true);
-    expect(owed.length).toBeLessThanOrEqual(1);
+    expect(owed.length).toBeLessThanOrEqual(MAX_OWED_PONGS);
+    expect(owed.reduce((n, f) => n + f.payload.length, 0)).toBeLessThanOrEqual(MAX_OWED_PONG_BYTES);
     expect(r.state).toBe("open");
   }
 }
@@ -216,10 +218,11 @@ function roundTrip(sender: Role, delivery: "message" | "fragment", messages: Out
   expect(received.map((m) => ({ kind: m.kind, hex: m.payload.toString("hex") }))).toEqual(
     messages.map((m) => ({ kind: m.kind, hex: m.payload.toString("hex") })),
   );
-  // Every ping is answered; only the newest is owed when none was written in between.
+  // Every ping is answered, in order; when none was written in between, the newest
+  // MAX_OWED_PONGS of them (within MAX_OWED_PONG_BYTES).
   const pings = messages.filter((m) => m.kind === "ping");
   const owed = parseFrames(receiver, Buffer.from(r.owed, "hex"));
-  expect(owed.map((f) => f.payload.toString("hex"))).toEqual(pings.length ? [pings.at(-1)!.payload.toString("hex")] : []);
+  expect(owed.map((f) => f.payload.toString("hex"))).toEqual(newestWithinBounds(pings.map((m) => m.payload)).map((p) => p.toString("hex")));
 }
 
 describe("WsSession properties: encode → receive round trips", () => {
