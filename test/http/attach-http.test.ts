@@ -12,7 +12,11 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { NodeLoop } from "../../src/loops/node/index.js";
 import { defineProtocol } from "../../src/poll/index.js";
-import { closeWs, EventLog, Inbox, LOOPBACK, openWs, recordingEcho, waitUntil } from "../node/helpers.js";
+import { EventLog } from "../helpers/event-log.js";
+import { LOOPBACK } from "../helpers/sockets.js";
+import { waitUntil } from "../helpers/wait.js";
+import { closeWs, Inbox, openWs } from "../helpers/ws-client.js";
+import { recordingEcho } from "../node/helpers.js";
 
 let root = "";
 const BIG = randomBytes(3 * 1024 * 1024 + 7);

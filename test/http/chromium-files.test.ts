@@ -17,7 +17,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { NodeLoop } from "../../src/loops/node/index.js";
 import { nodeFileOps } from "../../src/loops/node/file-ops.js";
 import type { FileOps } from "../../src/poll/index.js";
-import { describeWithPeer, echoWithCloseMe, executableCheck, LOOPBACK } from "../interop/helpers.js";
+import { LOOPBACK } from "../helpers/sockets.js";
+import { describeWithPeer, echoWithCloseMe, executableCheck } from "../interop/helpers.js";
 import { CHROMIUM_PATH, launchChromium, type ChromiumPeer } from "../interop/peers/chromium.js";
 
 const BIG = randomBytes(4 * 1024 * 1024);

@@ -14,7 +14,9 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { NodeLoop } from "../../src/loops/node/index.js";
 import { defineProtocol, type Connection } from "../../src/poll/index.js";
-import { EventLog, LOOPBACK, rawConnect, readAll, readUntil, waitUntil, type AnyEvent } from "../node/helpers.js";
+import { EventLog, type AnyEvent } from "../helpers/event-log.js";
+import { LOOPBACK, rawConnect, readAll, readUntil } from "../helpers/sockets.js";
+import { waitUntil } from "../helpers/wait.js";
 
 const hasCurl = (() => {
   try {

@@ -9,7 +9,10 @@ import { request as httpRequest } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { NodeLoop } from "../../src/loops/node/index.js";
 import { defineProtocol, type Connection } from "../../src/poll/index.js";
-import { closeWs, EventLog, Inbox, LOOPBACK, openWs, rawConnect, readAll, readUntil, recordingEcho, type AnyEvent } from "../node/helpers.js";
+import { EventLog, type AnyEvent } from "../helpers/event-log.js";
+import { LOOPBACK, rawConnect, readAll, readUntil } from "../helpers/sockets.js";
+import { closeWs, Inbox, openWs } from "../helpers/ws-client.js";
+import { recordingEcho } from "../node/helpers.js";
 
 interface LineState {
   /** Bytes of a line not ended yet. */

@@ -20,10 +20,6 @@ import { defineProtocol, type ProtocolDefinition } from "../../src/poll/protocol
 import type { AnyEvent, EventLog } from "../helpers/event-log.js";
 import { LOOPBACK } from "../helpers/sockets.js";
 
-// Bridge: test/http/chromium-files.test.ts still imports LOOPBACK from here (not this
-// change's file to edit); it goes once that import points at test/helpers/sockets.ts.
-export { LOOPBACK };
-
 export const INSTALL_HINT = "bash .ci/install-peers.sh";
 export const REQUIRE_PEERS = process.env["WSLOOP_REQUIRE_PEERS"] === "1";
 

@@ -16,13 +16,6 @@ import type { Connection } from "../../src/poll/connection.js";
 import type { AnyEvent, EventLog } from "../helpers/event-log.js";
 import { LOOPBACK } from "../helpers/sockets.js";
 
-// Bridge: test/http still imports these from here (its files are not this change's to edit);
-// new code imports them from test/helpers/ directly, and this block goes once test/http does.
-export { EventLog, type AnyEvent } from "../helpers/event-log.js";
-export { LOOPBACK, rawConnect, readAll, readUntil } from "../helpers/sockets.js";
-export { waitUntil } from "../helpers/wait.js";
-export { Inbox, closeWs, openWs } from "../helpers/ws-client.js";
-
 // ---- recording protocols ----------------------------------------------------------------
 
 /**
