@@ -49,6 +49,20 @@ describe("rx loop: schedulers", () => {
     expect(ran).toEqual(["c at 0", "a at 10"]);
   });
 
+  it("on asapScheduler, runs work without delay as a microtask (never inside the call), and cancels it", async () => {
+    const host = fromRxScheduler(asapScheduler);
+    const ran: string[] = [];
+    host.schedule(() => ran.push("a"), 0);
+    const cancel = host.schedule(() => ran.push("b"), 0);
+    host.schedule(() => ran.push("later"), 5);
+    cancel();
+    expect(ran).toEqual([]);
+    await Promise.resolve();
+    expect(ran).toEqual(["a"]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(ran).toEqual(["a", "later"]);
+  });
+
   it("runs on asapScheduler in real time by default", async () => {
     const pair = rxPair(asapScheduler);
     pair.server.connections$.pipe(mergeMap((c) => c.sendAll(c.messages$))).subscribe();

@@ -2,7 +2,9 @@
  * An echo server on the rx loop, for `wsloop echo --loop rx`: every message back to its
  * sender as what it was (text or binary). Echoing through sendAll(messages$) keeps
  * backpressure end to end: the next message is taken only when the previous one was
- * written, so a client that does not read its echoes is held back by TCP.
+ * written, so a client that does not read its echoes is held back by TCP. Messages go
+ * back as the bytes that came (text is not decoded into a string and encoded again), and
+ * each is taken inside the WRITEABLE that writes it: no notice or object per message.
  */
 import { permessageDeflate } from "../../core/deflate/negotiator.js";
 import { lastValueFrom, mergeMap, type SchedulerLike, type Subscription } from "rxjs";

@@ -8,16 +8,27 @@
  *
  * Every message goes to every consumer present (a broadcast), and only when all of them
  * have room: the slowest consumer sets the pace. With no consumer, messages wait.
+ *
+ * Messages are kept as received — the payload bytes and whether they are binary — and a
+ * text message becomes a string only in a consumer that wants one (messages$, consume()).
+ * sendAll(messages$) passes the bytes through: an echo never decodes and re-encodes.
  */
 
-/** One taker of messages: a messages$ subscriber or a consume() handler. */
-export interface Consumer<T> {
+/** One taker of messages: a messages$ subscriber, a consume() handler, a sendAll(). */
+export interface Consumer {
   /** How many more messages it can take now. */
   room(): number;
   /** Take one; `done` must be called once it has been processed (calling it again is harmless). */
-  take(message: T, done: () => void): void;
+  take(data: Buffer, binary: boolean, done: () => void): void;
   /** No message will come any more. */
   end(): void;
+  /**
+   * Present on a consumer that pulls (sendAll): while it is the only consumer it is not
+   * handed messages from a notice; it takes them itself with oldestFor() and
+   * discardOldest() — inside the WRITEABLE that writes them, so a message costs no
+   * notice. Called when messages wait for it (inside RECEIVE, or from a notice).
+   */
+  waiting?(): void;
 }
 
 export interface InboxLimits {
@@ -36,27 +47,34 @@ export interface InboxPort {
   defer(work: () => void): void;
 }
 
-export class Inbox<T> {
-  // Waiting messages and their sizes, oldest at `head` (parallel arrays: nothing is
-  // allocated per message).
-  private queue: T[] = [];
-  private sizes: number[] = [];
+/** No consumers: shared, never written (the list is replaced, not changed, on attach and detach). */
+const NONE: readonly Consumer[] = [];
+
+export class Inbox {
+  // Waiting messages, oldest at `head`, as parallel arrays (nothing is allocated per
+  // message); made for the first message, so an idle connection holds none.
+  private data: Buffer[] | null = null;
+  private kinds: boolean[] | null = null;
   private head = 0;
   private inFlight = 0;
   private bytes = 0;
-  private readonly consumers = new Set<Consumer<T>>();
+  // Replaced on every change, so a pump can iterate it while consumers come and go.
+  private consumers: readonly Consumer[] = NONE;
+  /** The only consumer, when it pulls; else null. */
+  private puller: Consumer | null = null;
   private ended = false;
   private holding = false;
   private pumpScheduled = false;
 
   constructor(
-    private readonly limits: InboxLimits,
+    /** Replaced, not changed, when a connection gets limits of its own. */
+    public limits: InboxLimits,
     private readonly port: InboxPort,
   ) {}
 
   /** Messages received and not yet processed by every consumer. */
   get unprocessed(): number {
-    return this.queue.length - this.head + this.inFlight;
+    return this.waitingCount + this.inFlight;
   }
 
   /** Their payload bytes. */
@@ -68,17 +86,22 @@ export class Inbox<T> {
     return this.holding;
   }
 
+  private get waitingCount(): number {
+    return this.data === null ? 0 : this.data.length - this.head;
+  }
+
   /** A message arrived (inside RECEIVE). */
-  push(message: T, bytes: number): void {
+  push(data: Buffer, binary: boolean): void {
     if (this.ended) return;
-    this.queue.push(message);
-    this.sizes.push(bytes);
-    this.bytes += bytes;
+    (this.data ??= []).push(data);
+    (this.kinds ??= []).push(binary);
+    this.bytes += data.length;
     if (!this.holding && (this.unprocessed > this.limits.highWaterMark || this.bytes > this.limits.highWaterBytes)) {
       this.holding = true;
       this.port.hold();
     }
-    this.schedulePump();
+    if (this.puller !== null) this.puller.waiting!();
+    else if (this.consumers.length > 0) this.schedulePump();
   }
 
   /** The connection is gone: what waits is still delivered, then consumers end. */
@@ -87,14 +110,44 @@ export class Inbox<T> {
     this.schedulePump();
   }
 
-  /** Add a consumer; returns its detach function. Delivery starts from a later notice. */
-  attach(consumer: Consumer<T>): () => void {
-    this.consumers.add(consumer);
+  /** Add a consumer. Delivery starts from a later notice. */
+  attach(consumer: Consumer): void {
+    // A literal of the exact length: spreading or pushing would make room for 17.
+    this.setConsumers(this.consumers.length === 0 ? [consumer] : this.consumers.concat([consumer]));
     this.schedulePump();
-    return () => {
-      if (this.consumers.delete(consumer)) this.schedulePump();
-    };
   }
+
+  detach(consumer: Consumer): void {
+    const i = this.consumers.indexOf(consumer);
+    if (i < 0) return;
+    this.setConsumers(this.consumers.length === 1 ? NONE : this.consumers.filter((c) => c !== consumer));
+    this.schedulePump();
+  }
+
+  private setConsumers(consumers: readonly Consumer[]): void {
+    this.consumers = consumers;
+    this.puller = consumers.length === 1 && consumers[0]!.waiting !== undefined ? consumers[0]! : null;
+  }
+
+  // ---- a consumer that pulls -------------------------------------------------------------
+
+  /** The oldest waiting message when `consumer` is the only consumer (it pulls), else null. */
+  oldestFor(consumer: Consumer): Buffer | null {
+    if (consumer !== this.puller || this.waitingCount === 0) return null;
+    return this.data![this.head]!;
+  }
+
+  /** Whether the oldest waiting message is binary (after oldestFor() returned it). */
+  get oldestIsBinary(): boolean {
+    return this.kinds![this.head]!;
+  }
+
+  /** The puller has written the oldest message: it is processed. */
+  discardOldest(): void {
+    this.processed(this.shift().length);
+  }
+
+  // ---- delivery --------------------------------------------------------------------------
 
   private schedulePump(): void {
     if (this.pumpScheduled) return;
@@ -106,27 +159,40 @@ export class Inbox<T> {
   }
 
   private pump(): void {
-    while (this.head < this.queue.length && this.consumers.size > 0 && this.everyoneHasRoom()) {
-      const message = this.queue[this.head]!;
-      const bytes = this.sizes[this.head]!;
-      this.queue[this.head++] = undefined as never; // let it be collected
-      if (this.head === this.queue.length) {
-        // Drained: start over (the arrays keep their room for the next burst).
-        this.queue.length = 0;
-        this.sizes.length = 0;
-        this.head = 0;
-      } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.sizes = this.sizes.slice(this.head);
-        this.head = 0;
+    if (this.puller !== null) {
+      if (this.waitingCount > 0) this.puller.waiting!();
+    } else {
+      while (this.waitingCount > 0 && this.consumers.length > 0 && this.everyoneHasRoom()) {
+        const binary = this.kinds![this.head]!;
+        const data = this.shift();
+        this.inFlight++;
+        this.deliver(data, binary);
       }
-      this.deliver(message, bytes);
     }
-    if (this.ended && this.head >= this.queue.length) {
-      const consumers = [...this.consumers];
-      this.consumers.clear();
+    if (this.ended && this.waitingCount === 0) {
+      const consumers = this.consumers;
+      this.setConsumers(NONE);
       for (const consumer of consumers) consumer.end();
     }
+  }
+
+  /** Remove the oldest waiting message; its bytes still count until processed(). */
+  private shift(): Buffer {
+    const data = this.data!;
+    const kinds = this.kinds!;
+    const message = data[this.head]!;
+    data[this.head++] = undefined as never; // let it be collected
+    if (this.head === data.length) {
+      // Drained: start over (the arrays keep their room for the next burst).
+      data.length = 0;
+      kinds.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > data.length) {
+      this.data = data.slice(this.head);
+      this.kinds = kinds.slice(this.head);
+      this.head = 0;
+    }
+    return message;
   }
 
   private everyoneHasRoom(): boolean {
@@ -134,45 +200,45 @@ export class Inbox<T> {
     return true;
   }
 
-  private deliver(message: T, bytes: number): void {
-    this.inFlight++;
-    if (this.consumers.size === 1) {
-      // The usual case (one messages$ subscriber, or one sendAll): no list, one closure.
-      for (const consumer of this.consumers) {
-        let called = false;
-        consumer.take(message, () => {
-          if (called) return;
-          called = true;
-          this.processed(bytes);
-        });
-      }
+  private deliver(data: Buffer, binary: boolean): void {
+    const takers = this.consumers;
+    if (takers.length === 1) {
+      // The usual case (one messages$ subscriber, or one consume()): one closure.
+      let called = false;
+      takers[0]!.take(data, binary, () => {
+        if (called) return;
+        called = true;
+        this.inFlight--;
+        this.processed(data.length);
+      });
       return;
     }
-    const takers = [...this.consumers];
     let remaining = takers.length;
     const doneOnce = () => {
       let called = false;
       return () => {
         if (called) return;
         called = true;
-        if (--remaining === 0) this.processed(bytes);
+        if (--remaining > 0) return;
+        this.inFlight--;
+        this.processed(data.length);
       };
     };
     for (const consumer of takers) {
       const done = doneOnce();
       // A consumer that left while an earlier one took the message is simply done.
-      if (this.consumers.has(consumer)) consumer.take(message, done);
+      if (this.consumers.includes(consumer)) consumer.take(data, binary, done);
       else done();
     }
   }
 
   private processed(bytes: number): void {
-    this.inFlight--;
     this.bytes -= bytes;
     if (this.holding && this.unprocessed <= this.limits.highWaterMark / 2 && this.bytes <= this.limits.highWaterBytes / 2) {
       this.holding = false;
       if (!this.ended) this.port.release();
     }
-    this.schedulePump();
+    // A lone puller takes the next message itself; only the end is left for a pump.
+    if (this.puller === null || this.ended) this.schedulePump();
   }
 }

@@ -3,15 +3,21 @@
  * protocol. The protocol callback calls in here from inside context calls; this only
  * records (inbox, outbox, close info) and leaves every user-facing notification to a
  * notice, which the loop runs after the service, outside the context.
+ *
+ * An idle connection costs what it must and no more: what only some connections use
+ * (closed$ observers, close listeners, their own limits, a HeaderList) is made on first
+ * use, not per connection.
  */
-import { AsyncSubject } from "rxjs";
-import { HeaderList } from "../../core/http/headers.js";
+import type { Subscriber, TeardownLogic } from "rxjs";
+import type { HeaderList } from "../../core/http/headers.js";
 import type { Connection } from "../../poll/connection.js";
 import type { CloseData } from "../../poll/events.js";
 import { Inbox } from "./inbox.js";
+import { keepHeaders, restoreHeaders, type KeptHeaders } from "./kept-headers.js";
 import type { ResolvedConnectionOptions, RxConnectionOptions } from "./options.js";
 import { resolveConnectionOptions } from "./options.js";
-import { RxConnection, type CloseInfo, type RxMessage } from "./rx-connection.js";
+import { RxConnection, type CloseInfo } from "./rx-connection.js";
+import type { CloseListener, SendPort } from "./send-all.js";
 import { Sender } from "./sender.js";
 
 export interface LinkHost {
@@ -28,29 +34,38 @@ export interface ClientWatcher {
   failed(error: Error): void;
 }
 
-export class ConnectionLink {
-  readonly inbox: Inbox<RxMessage>;
+export class ConnectionLink implements SendPort {
+  readonly inbox: Inbox;
   readonly sender: Sender;
-  readonly closed$ = new AsyncSubject<CloseInfo>();
   readonly rx: RxConnection;
-  headers: HeaderList = new HeaderList();
   closeInfo: CloseInfo | null = null;
   client: ClientWatcher | null = null;
-  private readonly options: ResolvedConnectionOptions;
-  private readonly closeListeners = new Set<() => void>();
+  private kept: KeptHeaders = "";
+  /** The loop's defaults (shared) until configure() gives this connection its own. */
+  private options: ResolvedConnectionOptions;
+  private closedObservers: Array<Subscriber<CloseInfo>> | null = null;
+  private closeListeners: CloseListener[] | null = null;
   private ended = false;
+  /** The close notice has run: closed$ answers late subscribers at once. */
+  private closeNoticed = false;
 
   constructor(
     readonly host: LinkHost,
     readonly connection: Connection<ConnectionLink>,
     options: ResolvedConnectionOptions,
   ) {
-    // One limits object, shared by inbox and sender, so configure() reaches both.
-    this.options = { ...options };
+    this.options = options;
     // The link is the inbox's and the sender's port itself: no closures per connection.
-    this.inbox = new Inbox<RxMessage>(this.options, this);
-    this.sender = new Sender(connection, this.options, this);
+    this.inbox = new Inbox(options, this);
+    this.sender = new Sender(connection, options, this);
     this.rx = new RxConnection(this);
+  }
+
+  /** The handshake's headers (kept flat; a list again when first read). */
+  get headers(): HeaderList {
+    const list = restoreHeaders(this.kept);
+    this.kept = list;
+    return list;
   }
 
   /** InboxPort: stop reading the connection (inside RECEIVE, so the parser stops there). */
@@ -65,28 +80,54 @@ export class ConnectionLink {
 
   /** Per-connection overrides (connect()'s options), before the connection carries anything. */
   configure(override: RxConnectionOptions): void {
-    Object.assign(this.options, resolveConnectionOptions(this.options, override));
+    const options = resolveConnectionOptions(this.options, override);
+    this.options = options;
+    this.inbox.limits = options;
+    this.sender.limits = options;
   }
 
   defer(work: () => void): void {
     this.host.defer(work);
   }
 
-  /** `listener` runs from a notice when the connection has closed (at once, deferred, if it has). */
-  onClose(listener: () => void): () => void {
+  /** SendPort: `listener` is told from a notice when the connection has closed (at once, deferred, if it has). */
+  addCloseListener(listener: CloseListener): void {
     if (this.ended) {
-      this.host.defer(listener);
-      return () => {};
+      this.host.defer(() => listener.connectionClosed());
+      return;
     }
-    this.closeListeners.add(listener);
-    return () => this.closeListeners.delete(listener);
+    // [listener], not push() onto []: an array's first push() makes room for 17.
+    if (this.closeListeners === null) this.closeListeners = [listener];
+    else this.closeListeners.push(listener);
+  }
+
+  removeCloseListener(listener: CloseListener): void {
+    const listeners = this.closeListeners;
+    const i = listeners?.indexOf(listener) ?? -1;
+    if (i >= 0) listeners!.splice(i, 1);
+  }
+
+  /** closed$: how the connection ended, once, then completion; late subscribers get it too. */
+  subscribeClosed(subscriber: Subscriber<CloseInfo>): TeardownLogic {
+    if (this.closeNoticed) {
+      if (this.closeInfo) subscriber.next(this.closeInfo);
+      subscriber.complete();
+      return;
+    }
+    if (this.closedObservers === null) this.closedObservers = [subscriber];
+    else this.closedObservers.push(subscriber);
+    return () => {
+      const observers = this.closedObservers;
+      const i = observers?.indexOf(subscriber) ?? -1;
+      if (i >= 0) observers!.splice(i, 1);
+    };
   }
 
   // ---- from the protocol callback (inside context calls) ----------------------------------
 
   established(): void {
     // Headers are dropped by the connection once ESTABLISHED returns; keep them.
-    this.headers = this.connection.headers ?? new HeaderList();
+    this.kept = keepHeaders(this.connection.headers);
     this.host.defer(() => {
       if (this.connection.role === "server") this.host.announce(this.rx);
       else this.client?.open(this.rx);
@@ -94,7 +135,7 @@ export class ConnectionLink {
   }
 
   received(data: Buffer, binary: boolean): void {
-    this.inbox.push(binary ? data : data.toString("utf8"), data.length);
+    this.inbox.push(data, binary);
   }
 
   writeable(): void {
@@ -104,25 +145,32 @@ export class ConnectionLink {
   closed(data: CloseData): void {
     const info: CloseInfo = { code: data.code, reason: data.closeReason, clean: data.clean };
     this.closeInfo = info;
-    this.end(() => this.client?.closed(info), info);
+    this.end(() => this.client?.closed(info));
   }
 
   /** A client connection that never got established (CLIENT_CONNECTION_ERROR). */
   failed(error: Error): void {
-    this.end(() => this.client?.failed(error), null);
+    this.end(() => this.client?.failed(error));
   }
 
-  private end(tellClient: () => void, info: CloseInfo | null): void {
+  private end(tellClient: () => void): void {
     if (this.ended) return;
     this.ended = true;
     this.sender.close();
     this.inbox.end();
     this.host.defer(() => {
-      if (info) this.closed$.next(info);
-      this.closed$.complete();
-      const listeners = [...this.closeListeners];
-      this.closeListeners.clear();
-      for (const listener of listeners) listener();
+      this.closeNoticed = true;
+      const info = this.closeInfo;
+      const observers = this.closedObservers;
+      this.closedObservers = null;
+      if (observers) {
+        // As a subject would: every observer gets the value, then every one completes.
+        if (info) for (const subscriber of observers) subscriber.next(info);
+        for (const subscriber of observers) subscriber.complete();
+      }
+      const listeners = this.closeListeners;
+      this.closeListeners = null;
+      if (listeners) for (const listener of listeners) listener.connectionClosed();
       tellClient();
     });
   }

@@ -11,9 +11,14 @@
  * Both complete when the connection has closed and every message has been processed;
  * how it closed is the connection's closed$.
  */
-import { Observable, from, type ObservableInput, type Subscription } from "rxjs";
+import { Observable, from, type ObservableInput, type Subscriber, type Subscription, type TeardownLogic } from "rxjs";
 import { usage } from "../../core/errors.js";
 import type { Consumer, Inbox } from "./inbox.js";
+
+/** What a consumer that wants values sees: text decoded (its UTF-8 was validated on receipt), binary as it is. */
+function valueOf<T>(data: Buffer, binary: boolean): T {
+  return (binary ? data : data.toString("utf8")) as T;
+}
 
 export interface ConsumeOptions {
   /** Handlers running at once. Default 1 (in order, one at a time). */
@@ -21,28 +26,34 @@ export interface ConsumeOptions {
 }
 
 export class MessageStream<T> extends Observable<T> {
-  readonly #inbox: Inbox<T>;
+  readonly #inbox: Inbox;
 
-  constructor(inbox: Inbox<T>) {
-    super((subscriber) =>
-      inbox.attach({
-        room: () => Number.POSITIVE_INFINITY,
-        take: (message, done) => {
-          subscriber.next(message);
-          done();
-        },
-        end: () => subscriber.complete(),
-      }),
-    );
+  constructor(inbox: Inbox) {
+    // A shared function, not a closure per stream (RxJS calls it with the stream as `this`).
+    super(MessageStream.#subscribe as (this: Observable<T>, subscriber: Subscriber<T>) => TeardownLogic);
     this.#inbox = inbox;
   }
 
+  static #subscribe(this: MessageStream<unknown>, subscriber: Subscriber<unknown>): TeardownLogic {
+    const inbox = this.#inbox;
+    const consumer: Consumer = {
+      room: () => Number.POSITIVE_INFINITY,
+      take: (data, binary, done) => {
+        subscriber.next(valueOf(data, binary));
+        done();
+      },
+      end: () => subscriber.complete(),
+    };
+    inbox.attach(consumer);
+    return () => inbox.detach(consumer);
+  }
+
   /**
-   * @internal Take messages as a consumer of the inbox directly (sendAll pulls a stream
-   * this way: without an observable per message).
+   * @internal The inbox behind this stream: sendAll() takes messages from it directly,
+   * as bytes, without an observable per message.
    */
-  attachConsumer(consumer: Consumer<T>): () => void {
-    return this.#inbox.attach(consumer);
+  get inbox(): Inbox {
+    return this.#inbox;
   }
 
   /**
@@ -64,12 +75,12 @@ export class MessageStream<T> extends Observable<T> {
       const finishIfIdle = () => {
         if (ended && running.size === 0) subscriber.complete();
       };
-      const detach = inbox.attach({
+      const consumer: Consumer = {
         room: () => concurrency - running.size,
-        take: (message, done) => {
+        take: (data, binary, done) => {
           let result: ObservableInput<R> | void;
           try {
-            result = handler(message);
+            result = handler(valueOf<T>(data, binary));
           } catch (error) {
             done();
             subscriber.error(error);
@@ -98,9 +109,10 @@ export class MessageStream<T> extends Observable<T> {
           ended = true;
           finishIfIdle();
         },
-      });
+      };
+      inbox.attach(consumer);
       return () => {
-        detach();
+        inbox.detach(consumer);
         for (const entry of running.values()) {
           entry.subscription?.unsubscribe();
           entry.done();

@@ -7,7 +7,7 @@
  * goes as text, bytes as binary — so `c.sendAll(c.messages$)` echoes each message as
  * what it was.
  */
-import type { Observable, ObservableInput } from "rxjs";
+import { Observable, type ObservableInput } from "rxjs";
 import type { HeaderList } from "../../core/http/headers.js";
 import type { PeerAddress } from "../../poll/transport.js";
 import type { ConnectionLink } from "./link.js";
@@ -34,20 +34,28 @@ export interface SendAllOptions {
 
 export class RxConnection {
   readonly #link: ConnectionLink;
+  // Made on first use: an idle connection that nobody observes holds neither.
+  #messages$: MessageStream<RxMessage> | null = null;
+  #closed$: Observable<CloseInfo> | null = null;
+
+  /** @internal Made by the rx loop for each of its connections. */
+  constructor(link: ConnectionLink) {
+    this.#link = link;
+  }
+
   /**
    * Received messages. Each is processed when every subscriber's next() has returned;
    * see consume() for asynchronous processing. Completes once the connection has
    * closed and everything received was processed. Messages wait while nobody subscribes.
    */
-  readonly messages$: MessageStream<RxMessage>;
-  /** Emits how the connection ended, once, then completes (late subscribers get it too). */
-  readonly closed$: Observable<CloseInfo>;
+  get messages$(): MessageStream<RxMessage> {
+    return (this.#messages$ ??= new MessageStream<RxMessage>(this.#link.inbox));
+  }
 
-  /** @internal Made by the rx loop for each of its connections. */
-  constructor(link: ConnectionLink) {
-    this.#link = link;
-    this.messages$ = new MessageStream(link.inbox);
-    this.closed$ = link.closed$.asObservable();
+  /** Emits how the connection ended, once, then completes (late subscribers get it too). */
+  get closed$(): Observable<CloseInfo> {
+    const link = this.#link;
+    return (this.#closed$ ??= new Observable<CloseInfo>((subscriber) => link.subscribeClosed(subscriber)));
   }
 
   get id(): number {

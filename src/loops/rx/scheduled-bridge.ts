@@ -91,7 +91,7 @@ export class ScheduledBridge {
       this.scheduleTurn();
       return;
     }
-    for (const listener of [...this.idleListeners]) listener();
+    if (this.idleListeners.size > 0) for (const listener of [...this.idleListeners]) listener();
     this.timer.rearm(this.context);
   }
 

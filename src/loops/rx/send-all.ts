@@ -2,9 +2,10 @@
  * sendAll(): messages from a source, written as the connection can take them. How a
  * source is read depends on whether it can be paused:
  *
- * - another connection's messages$ (a MessageStream) is pulled through consume(): its
- *   next message is taken only once the previous one was written, so a slow receiver
- *   here holds back the sender there (echo and proxies keep backpressure end to end);
+ * - a connection's messages$ (a MessageStream, this one's or another's) is pulled from
+ *   its inbox inside WRITEABLE: its next message is taken only once the previous one was
+ *   written, so a slow receiver here holds back the sender there (echo and proxies keep
+ *   backpressure end to end);
  * - an Iterable is pulled inside WRITEABLE, one message per callback;
  * - an AsyncIterable is pulled from WRITEABLE too, its message written once it resolves
  *   (promises settle outside virtual time: use iterables or observables in such tests);
@@ -14,44 +15,70 @@
  * The result is cold and emits nothing: it completes once the source has completed and
  * all of its messages were written, or when the connection closes (closed$ says how).
  */
-import { Observable, from, isObservable, type ObservableInput, type Subscriber } from "rxjs";
+import { Observable, from, isObservable, type ObservableInput, type Subscriber, type TeardownLogic, type Unsubscribable } from "rxjs";
 import { usage } from "../../core/errors.js";
 import { SendOverflowError } from "./errors.js";
-import type { Consumer } from "./inbox.js";
+import type { Consumer, Inbox } from "./inbox.js";
 import { MessageStream } from "./message-stream.js";
-import type { OutgoingMessage, OverflowPolicy, PullFeed, Sender } from "./sender.js";
+import type { FeedSink, OutgoingMessage, OverflowPolicy, PullFeed, Sender } from "./sender.js";
 
 /** What sendAll() reads: any ObservableInput of messages; iterables and messages$ are pulled. */
 export type SendSource = ObservableInput<OutgoingMessage>;
+
+/** Told (from a notice) that the connection has closed. */
+export interface CloseListener {
+  connectionClosed(): void;
+}
 
 export interface SendPort {
   readonly sender: Sender;
   /** Run later, outside every context call. */
   defer(work: () => void): void;
-  /** `listener` runs (from a notice) when the connection closes; returns its removal. */
-  onClose(listener: () => void): () => void;
+  /** `listener` is told from a notice when the connection closes (at once, deferred, if it has). */
+  addCloseListener(listener: CloseListener): void;
+  removeCloseListener(listener: CloseListener): void;
 }
 
 export function sendAll(port: SendPort, source: SendSource, policy: OverflowPolicy): Observable<never> {
   if (typeof source === "string" || ArrayBuffer.isView(source)) {
     throw usage("INVALID_ARGUMENT", "sendAll() takes a source of messages; to send one message, use send()");
   }
-  return new Observable<never>((subscriber) => {
+  return new SendAll(port, source, policy);
+}
+
+/** sendAll()'s observable: its subscribe function is shared, its arguments are fields (no closure per call). */
+class SendAll extends Observable<never> {
+  readonly #port: SendPort;
+  readonly #source: SendSource;
+  readonly #policy: OverflowPolicy;
+
+  constructor(port: SendPort, source: SendSource, policy: OverflowPolicy) {
+    // RxJS calls it with this observable as `this`.
+    super(SendAll.#subscribe as (this: Observable<never>, subscriber: Subscriber<never>) => TeardownLogic);
+    this.#port = port;
+    this.#source = source;
+    this.#policy = policy;
+  }
+
+  static #subscribe(this: SendAll, subscriber: Subscriber<never>): TeardownLogic {
+    const port = this.#port;
+    const source = this.#source;
     if (!port.sender.isOpen) {
       subscriber.complete();
       return;
     }
-    const offClose = port.onClose(() => subscriber.complete());
-    const stop = feed(port, source, policy, subscriber);
+    if (source instanceof MessageStream) return new StreamPull(port, source.inbox, subscriber).start();
+    const closed: CloseListener = { connectionClosed: () => subscriber.complete() };
+    port.addCloseListener(closed);
+    const stop = feed(port, source, this.#policy, subscriber);
     return () => {
-      offClose();
+      port.removeCloseListener(closed);
       stop();
     };
-  });
+  }
 }
 
 function feed(port: SendPort, source: SendSource, policy: OverflowPolicy, subscriber: Subscriber<never>): () => void {
-  if (source instanceof MessageStream) return pullStream(port, source as MessageStream<OutgoingMessage>, subscriber);
   if (!isObservable(source)) {
     if (isIterable(source)) return pullIterable(port, source, subscriber);
     if (isAsyncIterable(source)) return pullAsyncIterable(port, source, subscriber);
@@ -59,129 +86,139 @@ function feed(port: SendPort, source: SendSource, policy: OverflowPolicy, subscr
   return push(port, source, policy, subscriber);
 }
 
-function pullStream(port: SendPort, stream: MessageStream<OutgoingMessage>, subscriber: Subscriber<never>): () => void {
-  const pull = new StreamPull(port, subscriber);
-  const detach = stream.attachConsumer(pull);
-  return () => pull.stop(detach);
+function kindOf(message: OutgoingMessage): "text" | "binary" {
+  return typeof message === "string" ? "text" : "binary";
 }
 
 /**
- * One message at a time, as consume() with concurrency 1 would take them, but as a
- * consumer of the inbox itself: no observable per message. A message is processed
- * (the stream may hand out the next) once it has been written.
+ * A messages$ sent as it is received, one message at a time: the next is taken only once
+ * the previous one was written, so the receiving connection is held back by the sending
+ * one (echo, proxies). While it is the stream's only consumer it pulls from the inbox
+ * inside WRITEABLE, as bytes (text stays UTF-8 from the wire to the wire); with other
+ * consumers present it takes its share of the broadcast like any consumer. Either way no
+ * object, closure or notice is spent per message. It is its own close listener and
+ * teardown: a sendAll costs one object per connection.
  */
-class StreamPull implements Consumer<OutgoingMessage> {
-  /** Tells the stream that the message taken was processed; null when none is. */
-  private processing: (() => void) | null = null;
-  private removeFeed: (() => void) | null = null;
+class StreamPull implements Consumer, PullFeed, CloseListener, Unsubscribable {
+  /** A message handed over by a broadcast, waiting for WRITEABLE, and its done(). */
+  private current: Buffer | null = null;
+  private currentBinary = false;
+  private done: (() => void) | null = null;
   private ended = false;
   private stopped = false;
 
   constructor(
     private readonly port: SendPort,
+    private readonly inbox: Inbox,
     private readonly subscriber: Subscriber<never>,
   ) {}
 
+  start(): this {
+    this.port.addCloseListener(this);
+    this.inbox.attach(this);
+    this.port.sender.addFeed(this);
+    return this;
+  }
+
+  // ---- Consumer (of the inbox) ----
+
   room(): number {
-    return this.processing === null ? 1 : 0;
+    return this.current === null ? 1 : 0;
   }
 
-  take(message: OutgoingMessage, done: () => void): void {
-    this.processing = done;
-    this.removeFeed = writeOne(this.port, message, this);
+  take(data: Buffer, binary: boolean, done: () => void): void {
+    this.current = data;
+    this.currentBinary = binary;
+    this.done = done;
+    this.port.sender.wake();
   }
 
-  /** The message taken was written (from a notice). */
-  written(): void {
-    if (this.stopped) return;
-    const done = this.processing;
-    this.removeFeed = null;
-    this.processing = null;
-    done?.();
-    this.finishIfIdle();
+  waiting(): void {
+    this.port.sender.wake();
   }
 
   end(): void {
     this.ended = true;
-    this.finishIfIdle();
+    if (this.current === null) this.finish();
   }
 
-  stop(detach: () => void): void {
+  // ---- PullFeed (of the sender) ----
+
+  get wantsWriteable(): boolean {
+    return !this.stopped && (this.current !== null || this.inbox.oldestFor(this) !== null);
+  }
+
+  pull(sink: FeedSink): boolean {
+    if (this.stopped) return false;
+    const current = this.current;
+    if (current !== null) {
+      const done = this.done!;
+      this.current = null;
+      this.done = null;
+      sink.put(current, this.currentBinary ? "binary" : "text");
+      done();
+      if (this.ended) this.port.defer(() => this.finish());
+      return true;
+    }
+    const inbox = this.inbox;
+    const data = inbox.oldestFor(this);
+    if (data === null) return false;
+    sink.put(data, inbox.oldestIsBinary ? "binary" : "text");
+    inbox.discardOldest();
+    return true;
+  }
+
+  // ---- CloseListener, teardown ----
+
+  connectionClosed(): void {
+    this.subscriber.complete();
+  }
+
+  unsubscribe(): void {
+    if (this.stopped) return;
     this.stopped = true;
-    detach();
-    this.removeFeed?.();
-    this.removeFeed = null;
-    const done = this.processing;
-    this.processing = null;
+    this.port.removeCloseListener(this);
+    this.inbox.detach(this);
+    this.port.sender.removeFeed(this);
+    const done = this.done;
+    this.current = null;
+    this.done = null;
     done?.();
   }
 
-  private finishIfIdle(): void {
-    if (this.ended && this.processing === null) this.subscriber.complete();
+  private finish(): void {
+    if (!this.stopped) this.subscriber.complete();
   }
 }
-
-/** Offers `message` to the sender; `to.written()` runs (from a notice) once it has been written. Returns its withdrawal. */
-function writeOne(port: SendPort, message: OutgoingMessage, to: { written(): void }): () => void {
-  const feed = new OneMessage(port, message, to);
-  feed.remove = port.sender.addFeed(feed);
-  return feed.remove;
-}
-
-/** A feed of one message (a class, not an object literal with a getter: one is made per message). */
-class OneMessage implements PullFeed {
-  private taken = false;
-  remove: () => void = noop;
-
-  constructor(
-    private readonly port: SendPort,
-    private readonly message: OutgoingMessage,
-    private readonly to: { written(): void },
-  ) {}
-
-  get wantsWriteable(): boolean {
-    return !this.taken;
-  }
-
-  pull(): OutgoingMessage | undefined {
-    if (this.taken) return undefined;
-    this.taken = true;
-    this.port.defer(() => {
-      this.remove();
-      this.to.written();
-    });
-    return this.message;
-  }
-}
-
-const noop = (): void => {};
 
 function pullIterable(port: SendPort, iterable: Iterable<OutgoingMessage>, subscriber: Subscriber<never>): () => void {
   const iterator = iterable[Symbol.iterator]();
   let finished = false;
-  const remove = port.sender.addFeed({
+  const feed: PullFeed = {
     get wantsWriteable() {
       return !finished;
     },
-    pull() {
+    pull(sink) {
       let step: IteratorResult<OutgoingMessage>;
       try {
         step = iterator.next();
       } catch (error) {
         finished = true;
         port.defer(() => subscriber.error(error));
-        return undefined;
+        return false;
       }
       if (step.done) {
         finished = true;
         port.defer(() => subscriber.complete());
-        return undefined;
+        return false;
       }
-      return step.value;
+      sink.put(step.value, kindOf(step.value));
+      return true;
     },
-  });
+  };
+  port.sender.addFeed(feed);
   return () => {
-    remove();
+    port.sender.removeFeed(feed);
     if (!finished) {
       finished = true;
       iterator.return?.();
@@ -194,15 +231,16 @@ function pullAsyncIterable(port: SendPort, iterable: AsyncIterable<OutgoingMessa
   let ready: { value: OutgoingMessage } | null = null;
   let pending = false;
   let finished = false;
-  const remove = port.sender.addFeed({
+  const feed: PullFeed = {
     get wantsWriteable() {
       return !finished && (ready !== null || !pending);
     },
-    pull() {
+    pull(sink) {
       if (ready) {
         const { value } = ready;
         ready = null;
-        return value;
+        sink.put(value, kindOf(value));
+        return true;
       }
       if (!pending && !finished) {
         pending = true;
@@ -225,11 +263,12 @@ function pullAsyncIterable(port: SendPort, iterable: AsyncIterable<OutgoingMessa
           },
         );
       }
-      return undefined;
+      return false;
     },
-  });
+  };
+  port.sender.addFeed(feed);
   return () => {
-    remove();
+    port.sender.removeFeed(feed);
     if (!finished) {
       finished = true;
       iterator.return?.()?.catch(() => {});

@@ -29,12 +29,22 @@ export type OutgoingMessage = string | Uint8Array;
  */
 export type OfferResult = "queued" | "dropped" | "refused" | "closing" | "not-open";
 
+/** Where a pull feed writes the message it has. */
+export interface FeedSink {
+  /** Write one message; called at most once per pull(). */
+  put(data: OutgoingMessage, kind: "text" | "binary"): void;
+}
+
 /** A source asked for messages one at a time, inside WRITEABLE. */
 export interface PullFeed {
   /** True while asking it may produce a message (so a WRITEABLE is worth requesting). */
   readonly wantsWriteable: boolean;
-  /** The next message, or undefined when it has none now. Called inside a WRITEABLE callback. */
-  pull(): OutgoingMessage | undefined;
+  /**
+   * Put the next message into `sink` and return true, or return false when it has none
+   * now. Called inside a WRITEABLE callback; what follows the put (counting the message
+   * written) runs there too, so it must not call user code.
+   */
+  pull(sink: FeedSink): boolean;
 }
 
 interface Queued {
@@ -54,17 +64,19 @@ export interface SenderLimits {
   overflow: OverflowPolicy;
 }
 
-export class Sender {
-  private outbox: Queued[] = [];
+export class Sender implements FeedSink {
+  // Made when first used: an idle connection holds neither.
+  private outbox: Queued[] | null = null;
   private outboxBytes = 0;
-  private feeds: PullFeed[] = [];
+  private feeds: PullFeed[] | null = null;
   private nextFeed = 0;
   private droppedCount = 0;
   private closed = false;
 
   constructor(
     private readonly connection: SenderConnection,
-    readonly limits: SenderLimits,
+    /** Replaced, not changed, when a connection gets limits of its own. */
+    public limits: SenderLimits,
     private readonly port: SenderPort,
   ) {}
 
@@ -98,7 +110,7 @@ export class Sender {
           return "refused";
       }
     }
-    this.outbox.push(item);
+    (this.outbox ??= []).push(item);
     this.outboxBytes += item.bytes;
     this.request();
     return "queued";
@@ -110,30 +122,40 @@ export class Sender {
     return frameBytes(length, this.connection.role === "client");
   }
 
-  /** Add a pull feed; returns its removal. */
-  addFeed(feed: PullFeed): () => void {
-    this.feeds.push(feed);
+  /** Add a pull feed. */
+  addFeed(feed: PullFeed): void {
+    // [feed], not push() onto []: an array's first push() makes room for 17.
+    if (this.feeds === null) this.feeds = [feed];
+    else this.feeds.push(feed);
     this.request();
-    return () => {
-      const i = this.feeds.indexOf(feed);
-      if (i >= 0) this.feeds.splice(i, 1);
-    };
+  }
+
+  removeFeed(feed: PullFeed): void {
+    const i = this.feeds?.indexOf(feed) ?? -1;
+    if (i >= 0) this.feeds!.splice(i, 1);
   }
 
   /** Ask for a WRITEABLE if anything may be written. */
   request(): void {
     if (!this.isOpen) return;
-    if (this.outbox.length > 0 || this.anyFeedWants()) this.connection.requestWriteable();
+    if ((this.outbox !== null && this.outbox.length > 0) || this.anyFeedWants()) this.connection.requestWriteable();
+  }
+
+  /** A feed has a message now (it knows: no need to ask every feed). */
+  wake(): void {
+    if (this.isOpen) this.connection.requestWriteable();
   }
 
   private anyFeedWants(): boolean {
-    for (const feed of this.feeds) if (feed.wantsWriteable) return true;
+    const feeds = this.feeds;
+    if (feeds === null) return false;
+    for (let i = 0; i < feeds.length; i++) if (feeds[i]!.wantsWriteable) return true;
     return false;
   }
 
   /** Inside SERVER_WRITEABLE / CLIENT_WRITEABLE: write one message, then ask for the next WRITEABLE. */
   onWriteable(): void {
-    const item = this.outbox.shift();
+    const item = this.outbox !== null && this.outbox.length > 0 ? this.outbox.shift()! : undefined;
     if (item) {
       this.outboxBytes -= item.bytes;
       this.connection.write(item.payload, item.kind);
@@ -144,17 +166,22 @@ export class Sender {
     this.request();
   }
 
+  /** FeedSink: a feed's message, written inside its pull(). */
+  put(data: OutgoingMessage, kind: "text" | "binary"): void {
+    this.connection.write(data, kind);
+  }
+
   /** Round-robin over the feeds: the first that has a message now writes it. */
   private writeFromFeeds(): void {
-    const count = this.feeds.length;
-    for (let i = 0; i < count && this.isOpen; i++) {
-      const feed = this.feeds[(this.nextFeed + i) % count]!;
-      if (!feed.wantsWriteable) continue;
-      const message = feed.pull();
-      if (message === undefined) continue;
-      this.nextFeed = (this.nextFeed + i + 1) % Math.max(1, this.feeds.length);
-      const kind = typeof message === "string" ? "text" : "binary";
-      this.connection.write(message, kind);
+    const feeds = this.feeds;
+    if (feeds === null) return;
+    const count = feeds.length;
+    // Not isOpen: a WRITEABLE may come while "closing" (the reply a peer's protocol error
+    // let through, see Connection.onPeerError), and what it writes goes before the close.
+    for (let i = 0; i < count && !this.closed; i++) {
+      const feed = feeds[(this.nextFeed + i) % count]!;
+      if (!feed.wantsWriteable || !feed.pull(this)) continue;
+      this.nextFeed = (this.nextFeed + i + 1) % Math.max(1, feeds.length);
       return;
     }
   }
@@ -162,9 +189,9 @@ export class Sender {
   /** The connection is gone: what was queued will never be written. */
   close(): void {
     this.closed = true;
-    this.outbox = [];
+    this.outbox = null;
     this.outboxBytes = 0;
-    this.feeds = [];
+    this.feeds = null;
   }
 }
 
