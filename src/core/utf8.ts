@@ -1,5 +1,8 @@
 import { isUtf8 } from "node:buffer";
 
+/** Pieces up to this many bytes go through the automaton alone (see push). */
+const SHORT_PIECE = 64;
+
 /**
  * Incremental UTF-8 validation (RFC 3629, Unicode Table 3-7) for text messages that
  * arrive in pieces. RFC 6455 §8.1 lets an endpoint fail a connection as soon as the
@@ -8,11 +11,9 @@ import { isUtf8 } from "node:buffer";
  * message.
  *
  * The bulk of each piece is checked by Node's native `isUtf8`. Only the few bytes that
- * straddle piece boundaries go through the byte-wise automaton below.
+ * straddle piece boundaries, and pieces of at most SHORT_PIECE bytes (where the native
+ * call costs more than the bytes), go through the byte-wise automaton below.
  */
-/** Pieces up to this many bytes go through the automaton alone (see push). */
-const SHORT_PIECE = 64;
-
 export class Utf8Validator {
   /** Continuation bytes still owed by the sequence that started in an earlier piece. */
   private need = 0;

@@ -471,7 +471,7 @@ export class WsSession implements FrameSink {
       return encodeMessage(out, opcode, data, this.maxOutgoingFrame, { mask: this.mask, rsv1 });
     }
     const max = this.maxOutgoingFrame;
-    if (max === 0 || data.length <= max) return encodeFrame(out, opcode, data, { fin, rsv1, mask: this.mask });
+    if (data.length <= max) return encodeFrame(out, opcode, data, { fin, rsv1, mask: this.mask });
     // A fragment the caller sends is bound by maxOutgoingFrame too (the peer's frame
     // limit does not care how the message was cut): split it, the first piece keeping
     // the opcode and only the last one taking the caller's fin.

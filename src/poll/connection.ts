@@ -250,18 +250,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
     if (this.stateValue !== "established" && !(this.stateValue === "closing" && this.inWriteable)) {
       throw this.closedError("write");
     }
-    if (!this.inWriteable) {
-      throw usage(
-        "WRITE_OUTSIDE_WRITEABLE",
-        "write() is only allowed inside a WRITEABLE callback: call requestWriteable() and write when it comes",
-      );
-    }
-    if (this.wroteInWriteable) {
-      throw usage(
-        "SECOND_WRITE_IN_WRITEABLE",
-        "only one write per WRITEABLE callback: call requestWriteable() again for the next",
-      );
-    }
+    this.claimWrite("write", false);
     const payload = typeof data === "string" ? Buffer.from(data, "utf8") : data;
     const resolved = kind ?? (typeof data === "string" ? "text" : "binary");
     const out: Uint8Array[] = [];
@@ -335,7 +324,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
   /** Schedule a TIMER callback after `ms` (lws_set_timer_usecs); null cancels. */
   setTimer(ms: number | null): void {
     if (ms === null) {
-      this.context.timers.cancel(this.userTimer);
+      this.context.timers.cancel(this.userTimerValue);
       return;
     }
     if (!(ms >= 0)) throw usage("INVALID_ARGUMENT", `timer delay must be a non-negative number of ms, got ${ms}`);
@@ -454,8 +443,10 @@ export class Connection<U = unknown> implements WsSessionEvents {
     return this.writeableRequested;
   }
 
-  /** @internal Deliver a WRITEABLE of a role (HTTP_WRITEABLE, RAW_WRITEABLE). */
-  runWriteable(reason: "HTTP_WRITEABLE" | "RAW_WRITEABLE" | "CLIENT_HTTP_WRITEABLE"): void {
+  /** @internal Deliver a WRITEABLE: the session's (SERVER_/CLIENT_WRITEABLE) or a role's. */
+  runWriteable(
+    reason: "SERVER_WRITEABLE" | "CLIENT_WRITEABLE" | "HTTP_WRITEABLE" | "RAW_WRITEABLE" | "CLIENT_HTTP_WRITEABLE",
+  ): void {
     this.inWriteable = true;
     this.wroteInWriteable = false;
     try {
@@ -479,7 +470,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
 
   /** @internal The state's deadline (connect, handshake) no longer applies. */
   cancelStateTimer(): void {
-    this.context.timers.cancel(this.stateTimer);
+    this.context.timers.cancel(this.stateTimerValue);
   }
 
   /** @internal The connection is past its opening: failures from now are closes, not connection errors. */
@@ -704,13 +695,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
   }
 
   private runSessionWriteable(): void {
-    this.inWriteable = true;
-    this.wroteInWriteable = false;
-    try {
-      this.emitConnection({ reason: this.role === "server" ? "SERVER_WRITEABLE" : "CLIENT_WRITEABLE", connection: this });
-    } finally {
-      this.inWriteable = false;
-    }
+    this.runWriteable(this.role === "server" ? "SERVER_WRITEABLE" : "CLIENT_WRITEABLE");
   }
 
   /** After a close frame went out: decide whether we are done. Returns true if the connection ended. */
@@ -788,7 +773,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
       this.armStateTimer(this.vhost.timeouts.closeWaitMs, "our answer to the peer's close could not be sent");
       this.emitConnection({ reason: "WS_PEER_INITIATED_CLOSE", connection: this, code, closeReason: reason });
     } else {
-      this.context.timers.cancel(this.stateTimer);
+      this.context.timers.cancel(this.stateTimerValue);
       // Our close was answered: a server ends now; a client waits for the server's end.
       if (this.session!.state === "closed") {
         if (this.role === "server") {
@@ -894,7 +879,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
     if (ms > 0) this.context.timers.arm(this.stateTimer, this.context.clock.now() + ms);
     // 0 disables this state's timeout; the previous state's deadline must not outlive it
     // (a connect timeout would otherwise fire, with the wrong cause, during the handshake).
-    else this.context.timers.cancel(this.stateTimer);
+    else this.context.timers.cancel(this.stateTimerValue);
   }
 
   // ---- endings -----------------------------------------------------------------------

@@ -291,8 +291,8 @@ export class Context {
    * A client connection leaves its transport for a new one to `resolved` (an HTTP
    * redirect): the old descriptor is deleted, the new one added, and the connection
    * starts connecting again.
+   * @internal
    */
-  /** @internal */
   redial(connection: AnyConnection, resolved: ResolvedConnectInfo): void {
     const old = connection.transport;
     this.removeConnection(connection);
@@ -502,8 +502,9 @@ export class Context {
   private runTimers(): void {
     const next = this.timers.nextDeadline();
     // No timer armed (an echo under load): no clock read per service.
-    if (next === Number.POSITIVE_INFINITY || next > this.clock.now()) return;
-    this.timers.runExpired(this.clock.now());
+    if (next === Number.POSITIVE_INFINITY) return;
+    const now = this.clock.now();
+    if (next <= now) this.timers.runExpired(now);
   }
 
   private onWake(): void {
@@ -559,17 +560,7 @@ function pipelineKey(resolved: ResolvedConnectInfo): string {
   return `${resolved.tls ? "https" : "http"}://${resolved.address}:${resolved.port}`;
 }
 
-/** Stands in for a transport whose dialer threw: it only ever reports the error. */
+/** Stands in for a transport whose dialer threw: detached, except that it reports the error. */
 function failedTransport(error: Error): Transport {
-  return {
-    onReadiness: null,
-    poll: () => 0,
-    read: () => null,
-    write: () => 0,
-    end: () => {},
-    destroy: () => {},
-    remote: null,
-    connecting: true,
-    error,
-  };
+  return { ...DETACHED, error };
 }
