@@ -17,6 +17,7 @@ import { OP, closePayload, describePayload, serverFrame } from "./harness/frames
 import { Report } from "./harness/report.js";
 import { ScriptedServer, type ScriptedPeer } from "./harness/scripted-server.js";
 import { failPoint } from "./harness/utf8-reference.js";
+import { waitFor } from "../helpers/wait.js";
 
 const HANDSHAKE_MS = 500;
 const CLOSE_WAIT_MS = 300;
@@ -535,21 +536,5 @@ for (const starter of clientStarters) {
         }
       });
     }
-  });
-}
-
-function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (condition()) return resolve(true);
-    const started = Date.now();
-    const timer = setInterval(() => {
-      if (condition()) {
-        clearInterval(timer);
-        resolve(true);
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(timer);
-        resolve(false);
-      }
-    }, 5);
   });
 }

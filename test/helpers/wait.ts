@@ -5,24 +5,35 @@
  */
 
 /**
- * Resolve when `condition()` holds, checked every 5 ms; reject naming `what` after
- * `timeoutMs`. `what` may be a function, read only on failure, when the message should
- * carry state (a peer's log, say) as it was at the timeout.
+ * Resolve with true when `condition()` holds, checked every 5 ms, or with false after
+ * `timeoutMs`: for waits whose end is not itself the assertion (a transcript is compared
+ * afterwards, say).
  */
-export function waitUntil(condition: () => boolean, what: string | (() => string), timeoutMs = 5_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (condition()) return resolve();
+export function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (condition()) return resolve(true);
     const started = Date.now();
     const timer = setInterval(() => {
       if (condition()) {
         clearInterval(timer);
-        resolve();
+        resolve(true);
       } else if (Date.now() - started > timeoutMs) {
         clearInterval(timer);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`));
+        resolve(false);
       }
     }, 5);
   });
+}
+
+/**
+ * Resolve when `condition()` holds, checked every 5 ms; reject naming `what` after
+ * `timeoutMs`. `what` may be a function, read only on failure, when the message should
+ * carry state (a peer's log, say) as it was at the timeout.
+ */
+export async function waitUntil(condition: () => boolean, what: string | (() => string), timeoutMs = 5_000): Promise<void> {
+  if (!(await waitFor(condition, timeoutMs))) {
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`);
+  }
 }
 
 export interface SettleOptions {

@@ -6,6 +6,7 @@
 import { describePayload, close as closeFrame } from "./frames.js";
 import { RawWsClient, chunkingLabel, describeEvent, type Chunking, type WireEvent } from "./raw-client.js";
 import type { EchoServer } from "./servers.js";
+import { waitFor } from "../../helpers/wait.js";
 
 export type Step =
   | { kind: "send"; bytes: Buffer; chunking?: Chunking }
@@ -145,22 +146,6 @@ export async function runServerCase(server: EchoServer, c: ServerCase, chunking:
   }
   const got = seq(...events.map(describeEvent), ...notes);
   return { got, events, leftOnServer };
-}
-
-function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (condition()) return resolve(true);
-    const started = Date.now();
-    const timer = setInterval(() => {
-      if (condition()) {
-        clearInterval(timer);
-        resolve(true);
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(timer);
-        resolve(false);
-      }
-    }, 5);
-  });
 }
 
 export { chunkingLabel };

@@ -11,8 +11,6 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { echoProtocol } from "../../../src/demo/echo-protocol.js";
 import { NodeLoop } from "../../../src/loops/node/index.js";
-import type { CallbackEvent } from "../../../src/poll/events.js";
-import type { ProtocolDefinition } from "../../../src/poll/protocol.js";
 import { LOOPBACK } from "./raw-client.js";
 
 export interface EchoServerOptions {
@@ -24,8 +22,6 @@ export interface EchoServer {
   port: number;
   /** Live connections on the server, when the starter can see them (in-process); null otherwise. */
   connectionCount(): number | null;
-  /** Callback events seen by the server's protocol (in-process only), for cases that check what it was told. */
-  events: CallbackEvent[];
   stop(): Promise<void>;
 }
 
@@ -37,33 +33,19 @@ export interface ServerStarter {
   start(options?: EchoServerOptions): Promise<EchoServer>;
 }
 
-/** The demo echo protocol, wrapped to record what its callback is told. */
-function recordedEcho(options: EchoServerOptions, events: CallbackEvent[]): ProtocolDefinition<any> {
-  const echo = echoProtocol({ ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}) });
-  return {
-    ...echo,
-    callback(event) {
-      // Keep the small ones: a 16 MiB RECEIVE is not worth holding on to.
-      if (event.reason !== "RECEIVE" && event.reason !== "SERVER_WRITEABLE") events.push(event as CallbackEvent);
-      return echo.callback(event);
-    },
-  };
-}
-
 /** `wsloop echo --loop node`, in this process: NodeLoop with src/demo/echo-protocol.ts. */
 export const nodeLoopEcho: ServerStarter = {
   name: "node",
   async start(options = {}) {
-    const events: CallbackEvent[] = [];
+    const echo = echoProtocol(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {});
     const loop = new NodeLoop({
       logger: { level: "warn" },
-      vhosts: [{ name: "default", protocols: [recordedEcho(options, events)], listen: { port: 0, host: LOOPBACK } }],
+      vhosts: [{ name: "default", protocols: [echo], listen: { port: 0, host: LOOPBACK } }],
     });
     await loop.listen();
     return {
       port: loop.port,
       connectionCount: () => loop.context.connectionCount,
-      events,
       stop: () => loop.close(500),
     };
   },
@@ -100,7 +82,6 @@ export function cliEcho(loopName: string): ServerStarter {
       return {
         port,
         connectionCount: () => null,
-        events: [],
         stop: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null) return done();
