@@ -17,12 +17,12 @@ export class ReadinessBridge {
   private readonly pollSet: PollSet;
   private readonly timer: DeadlineTimer;
   private running = false;
-  private drainScheduled = false;
+  /** The next turn, when one is scheduled: readiness and forced service share it. */
   private immediate: NodeJS.Immediate | null = null;
 
   constructor(options: Omit<ContextOptions, "hooks" | "clock">) {
     this.pollSet = new PollSet(() => {
-      if (!this.running) this.scheduleDrain();
+      if (!this.running) this.scheduleTurn();
     });
     this.timer = new DeadlineTimer(
       (work, ms) => {
@@ -44,13 +44,12 @@ export class ReadinessBridge {
   private drain(): void {
     if (this.running) return;
     this.running = true;
-    this.drainScheduled = false;
     try {
       for (let passes = 0; this.pollSet.hasReady && passes < MAX_PASSES_PER_TURN; passes++) {
         this.pollSet.serviceReady(this.context);
       }
       // Still busy after its share: give Node's loop back (other I/O, timers), come again.
-      if (this.pollSet.hasReady) this.scheduleDrain();
+      if (this.pollSet.hasReady) this.scheduleTurn();
     } finally {
       this.running = false;
       this.pollSet.flushWrites();
@@ -66,27 +65,21 @@ export class ReadinessBridge {
    * waited (with 50 clients fetching 1 MiB, accepts came ~10 ms apart and first requests
    * waited up to a second). Readiness that arises inside a context call (a hook, a
    * cancelService from a callback) waits too, so the context is never re-entered.
+   * Forced service (held input, rx flow control) runs in the same turn, first.
    */
-  private scheduleDrain(): void {
-    if (this.drainScheduled) return;
-    this.drainScheduled = true;
-    setImmediate(this.drainLater);
+  private scheduleTurn(): void {
+    this.immediate ??= setImmediate(this.turn);
   }
 
-  private readonly drainLater = (): void => this.drain();
+  private readonly turn = (): void => {
+    this.immediate = null;
+    if (!this.context.isDestroyed && this.context.hasPendingService) this.context.servicePending();
+    this.drain();
+  };
 
   private afterService(): void {
-    if (!this.context.isDestroyed && this.context.hasPendingService) {
-      if (!this.immediate) {
-        this.immediate = setImmediate(() => {
-          this.immediate = null;
-          this.context.servicePending();
-          this.drain();
-        });
-      }
-      return;
-    }
-    this.timer.rearm(this.context);
+    if (!this.context.isDestroyed && this.context.hasPendingService) this.scheduleTurn();
+    else this.timer.rearm(this.context);
   }
 
   /** Stop the loop's timers; the context is destroyed. Sockets still open are destroyed. */
