@@ -19,11 +19,13 @@ export interface EchoOptions {
   deflate?: boolean | PerMessageDeflateOptions;
 }
 
-/** Messages waiting to go back, oldest first (two parallel arrays: nothing allocated per message). */
+/**
+ * Messages waiting to go back, oldest first (two parallel arrays: nothing allocated per
+ * message). Made for the first message: an idle connection holds none.
+ */
 interface EchoState {
-  // Made for the first message: an idle connection holds none.
-  data: Buffer[] | null;
-  binary: boolean[] | null;
+  data: Buffer[];
+  binary: boolean[];
   /** Index of the oldest waiting message. */
   head: number;
   queued: number;
@@ -31,22 +33,22 @@ interface EchoState {
 
 const emptyBuffer = Buffer.alloc(0);
 
-export function echoProtocol(options: EchoOptions = {}): ProtocolDefinition<EchoState> {
+export function echoProtocol(options: EchoOptions = {}): ProtocolDefinition<EchoState | null> {
   const maxMessageSize = options.maxMessageSize ?? 16 * 1024 * 1024;
   const budget = options.queueBudget ?? Math.max(64 * 1024, maxMessageSize);
-  return defineProtocol<EchoState>({
+  return defineProtocol<EchoState | null>({
     name: options.name ?? "echo",
     maxMessageSize,
     maxFrameSize: maxMessageSize,
-    createUserData: () => ({ data: null, binary: null, head: 0, queued: 0 }),
+    createUserData: () => null,
     ...(options.deflate ? { extensions: [permessageDeflate(options.deflate === true ? {} : options.deflate)] } : {}),
     callback(event) {
       switch (event.reason) {
         case "RECEIVE": {
-          const state = event.connection.userData;
+          const state = (event.connection.userData ??= { data: [], binary: [], head: 0, queued: 0 });
           // The payload is a view of received bytes that nothing else will touch: no copy.
-          (state.data ??= []).push(event.data);
-          (state.binary ??= []).push(event.binary);
+          state.data.push(event.data);
+          state.binary.push(event.binary);
           state.queued += event.data.length;
           if (state.queued > budget) event.connection.setRxFlowControl(false);
           event.connection.requestWriteable();
@@ -55,10 +57,11 @@ export function echoProtocol(options: EchoOptions = {}): ProtocolDefinition<Echo
         case "SERVER_WRITEABLE": {
           const connection = event.connection;
           const state = connection.userData;
+          if (state === null) return;
           const head = state.head;
           const waiting = state.data;
           const kinds = state.binary;
-          if (waiting === null || kinds === null || head === waiting.length) return;
+          if (head === waiting.length) return;
           const data = waiting[head]!;
           const binary = kinds[head]!;
           waiting[head] = emptyBuffer; // not held once written

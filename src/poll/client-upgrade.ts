@@ -63,7 +63,7 @@ export class ClientUpgrade implements HandshakeRole {
       return;
     }
     connection.subprotocol = check.protocol;
-    connection.extensions = check.extensions;
+    if (check.extensions.length > 0) connection.extensions = check.extensions;
     connection.setHeaders(head.headers);
     const refused = connection.emitConnection({
       reason: "CLIENT_FILTER_PRE_ESTABLISH",

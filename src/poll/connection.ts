@@ -63,6 +63,27 @@ export const DETACHED: Transport = {
   error: null,
 };
 
+/**
+ * Shared empty lists: a connection holds no array of its own until it has something to
+ * put in it. Frozen, so a push that forgot to replace it throws instead of sharing.
+ */
+const NO_EXTENSIONS: readonly NegotiatedExtension[] = Object.freeze([]);
+/** `pending` while pendingBytes is 0 (keepUnwritten() gives it a list of its own). */
+const NO_CHUNKS = Object.freeze([]) as unknown as Uint8Array[];
+
+/**
+ * Times for the idle and validity timers (lws's timeout_idle, ws_ping_pong_interval), made
+ * at ESTABLISHED only on a vhost that sets one of them: they change with every read, and
+ * V8 keeps each such time in a heap number of its own, so a connection without these
+ * timeouts holds none.
+ */
+interface Liveness {
+  lastRx: number;
+  lastTraffic: number;
+  /** When the validity ping went out; NaN when none is awaiting its pong. */
+  pingSentAt: number;
+}
+
 export class Connection<U = unknown> implements WsSessionEvents {
   readonly id = nextConnectionId++;
   /** The per-connection user data (lws's per_session_data); made when the protocol is bound. */
@@ -74,7 +95,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
   /** The request path (server) or the path asked for (client). */
   path = "";
   /** Extensions agreed in the handshake. */
-  extensions: readonly NegotiatedExtension[] = [];
+  extensions: readonly NegotiatedExtension[] = NO_EXTENSIONS;
 
   /** @internal */ session: WsSession | null = null;
   /** @internal */ handshake: HandshakeRole | null = null;
@@ -82,7 +103,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
   private headersValue: HeaderList | null = null;
 
   // Output: bytes the transport did not take yet, in order.
-  private pending: Uint8Array[] = [];
+  private pending: Uint8Array[] = NO_CHUNKS;
   private pendingBytes = 0;
   /** Close the transport once `pending` drains (a rejected handshake, a finished close). */
   private endAfterFlush = false;
@@ -120,9 +141,8 @@ export class Connection<U = unknown> implements WsSessionEvents {
     return (this.userTimerValue ??= new Timer(() => this.emitConnection({ reason: "TIMER", connection: this })));
   }
   private stateTimeoutCause = "";
-  private lastRx = 0;
-  private lastTraffic = 0;
-  private pingSentAt = Number.NaN;
+  /** When the peer was last heard, for the idle and validity timers; null when neither is set. */
+  private liveness: Liveness | null = null;
 
   private vhostValue: Vhost;
   private transportValue: Transport;
@@ -166,7 +186,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
   replaceTransport(transport: Transport, fd: number): void {
     this.transportValue = transport;
     this.fdValue = fd;
-    this.pending = [];
+    this.pending = NO_CHUNKS;
     this.pendingBytes = 0;
     this.endAfterFlush = false;
     this.heldInput = null;
@@ -639,7 +659,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
     if (this.pendingBytes === 0) return true;
     const chunks = this.pending;
     const bytes = this.pendingBytes;
-    this.pending = [];
+    this.pending = NO_CHUNKS;
     this.pendingBytes = 0;
     const taken = this.transport.write(chunks);
     if (taken < bytes) {
@@ -758,7 +778,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
 
   /** @internal */
   onPong(payload: Buffer): void {
-    this.pingSentAt = Number.NaN;
+    if (this.liveness !== null) this.liveness.pingSentAt = Number.NaN;
     this.emitConnection({ reason: this.role === "server" ? "RECEIVE_PONG" : "CLIENT_RECEIVE_PONG", connection: this, data: payload });
   }
 
@@ -822,10 +842,12 @@ export class Connection<U = unknown> implements WsSessionEvents {
     // Dropped, not only cancelled: an established connection holds no timer until it needs one.
     this.context.timers.cancel(this.stateTimerValue);
     this.stateTimerValue = null;
-    const now = this.context.clock.now();
-    this.lastRx = now;
-    this.lastTraffic = now;
-    this.armActivityTimer();
+    const t = this.vhost.timeouts;
+    if (t.idleMs > 0 || t.pingIntervalMs > 0) {
+      const now = this.context.clock.now();
+      this.liveness = { lastRx: now, lastTraffic: now, pingSentAt: Number.NaN };
+      this.armActivityTimer();
+    }
     const closeRequested = this.emitConnection({ reason: this.role === "server" ? "ESTABLISHED" : "CLIENT_ESTABLISHED", connection: this });
     this.headersValue = null;
     if (closeRequested || this.stateValue !== "established") {
@@ -912,30 +934,31 @@ export class Connection<U = unknown> implements WsSessionEvents {
   }
 
   private onActivityTimer(): void {
-    if (this.stateValue !== "established") return;
+    const l = this.liveness;
+    if (this.stateValue !== "established" || l === null) return;
     const t = this.vhost.timeouts;
     const now = this.context.clock.now();
-    if (t.idleMs > 0 && now - this.lastTraffic >= t.idleMs) {
+    if (t.idleMs > 0 && now - l.lastTraffic >= t.idleMs) {
       this.close(CloseCode.GOING_AWAY, "idle timeout");
       return;
     }
     // While rx is off we hold the peer back on purpose and could not read its pong:
     // validity is not judged until reading resumes.
     if (t.pingIntervalMs > 0 && !this.rxEnabled) {
-      this.lastRx = now;
-      this.pingSentAt = Number.NaN;
+      l.lastRx = now;
+      l.pingSentAt = Number.NaN;
     } else if (t.pingIntervalMs > 0) {
-      if (!Number.isNaN(this.pingSentAt)) {
-        if (this.lastRx <= this.pingSentAt && now - this.pingSentAt >= t.pongTimeoutMs) {
+      if (!Number.isNaN(l.pingSentAt)) {
+        if (l.lastRx <= l.pingSentAt && now - l.pingSentAt >= t.pongTimeoutMs) {
           this.transport.destroy();
           this.finish({ code: CloseCode.ABNORMAL, closeReason: `no reply to a ping within ${t.pongTimeoutMs} ms`, clean: false });
           return;
         }
-        if (this.lastRx > this.pingSentAt) this.pingSentAt = Number.NaN;
+        if (l.lastRx > l.pingSentAt) l.pingSentAt = Number.NaN;
       }
-      if (Number.isNaN(this.pingSentAt) && now - this.lastRx >= t.pingIntervalMs) {
+      if (Number.isNaN(l.pingSentAt) && now - l.lastRx >= t.pingIntervalMs) {
         this.validityPingOwed = true;
-        this.pingSentAt = now;
+        l.pingSentAt = now;
         this.context.markDirty(this);
       }
     }
@@ -943,11 +966,12 @@ export class Connection<U = unknown> implements WsSessionEvents {
   }
 
   private armActivityTimer(): void {
+    const l = this.liveness!;
     const t = this.vhost.timeouts;
     let deadline = Number.POSITIVE_INFINITY;
-    if (t.idleMs > 0) deadline = this.lastTraffic + t.idleMs;
+    if (t.idleMs > 0) deadline = l.lastTraffic + t.idleMs;
     if (t.pingIntervalMs > 0) {
-      const next = Number.isNaN(this.pingSentAt) ? this.lastRx + t.pingIntervalMs : this.pingSentAt + t.pongTimeoutMs;
+      const next = Number.isNaN(l.pingSentAt) ? l.lastRx + t.pingIntervalMs : l.pingSentAt + t.pongTimeoutMs;
       deadline = Math.min(deadline, next);
     }
     if (deadline !== Number.POSITIVE_INFINITY) this.context.timers.arm(this.activityTimer, deadline);
@@ -955,11 +979,11 @@ export class Connection<U = unknown> implements WsSessionEvents {
 
   /** Traffic keeps idle and validity timers away; the timer checks lazily, so this is cheap. */
   private noteTraffic(rx: boolean): void {
-    const t = this.vhost.timeouts;
-    if (t.idleMs === 0 && t.pingIntervalMs === 0) return;
+    const l = this.liveness;
+    if (l === null) return;
     const now = this.context.clock.now();
-    this.lastTraffic = now;
-    if (rx) this.lastRx = now;
+    l.lastTraffic = now;
+    if (rx) l.lastRx = now;
   }
 
   /** @internal The one place a connection ends: timers off, descriptor gone, CLOSED told. */
@@ -967,7 +991,7 @@ export class Connection<U = unknown> implements WsSessionEvents {
     if (this.stateValue === "closed") return;
     this.stateValue = "closed";
     this.cancelTimers();
-    this.pending = [];
+    this.pending = NO_CHUNKS;
     this.pendingBytes = 0;
     this.heldInput = null;
     // zlib memory goes now, not when the session is collected.

@@ -22,7 +22,7 @@ import type { FileOps } from "./file-ops.js";
 import { HttpServerRole } from "./http/server-role.js";
 import { RawRole, becomeRaw } from "./http/raw-role.js";
 import { TimerQueue } from "./timer-queue.js";
-import type { Dialer, Pollable, Transport } from "./transport.js";
+import type { Dialer, PeerAddress, Pollable, Transport } from "./transport.js";
 import { Vhost, resolveRoutes, type Routes, type VhostDefinition } from "./vhost.js";
 import { WakeSource } from "./wake-source.js";
 
@@ -59,15 +59,6 @@ export interface AdoptOptions {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyConnection = Connection<any>;
 
-/** A descriptor's entry: what it is and what it was last polled for. */
-interface Descriptor {
-  fd: number;
-  events: number;
-  vhost: Vhost;
-  connection: AnyConnection | null;
-  pollable: Pollable;
-}
-
 export class Context {
   readonly vhosts: readonly Vhost[];
   readonly clock: Clock;
@@ -81,7 +72,13 @@ export class Context {
 
   private readonly hooks: PollHooks | null;
   private readonly dialer: Dialer | null;
-  private readonly descriptors = new Map<number, Descriptor>();
+  /**
+   * The descriptor table: each descriptor's connection, which also keeps what it was last
+   * polled for (connection.events). The wake-up source is the one descriptor that is not
+   * a connection; it is known by its number.
+   */
+  private readonly descriptors = new Map<number, AnyConnection>();
+  private wakeRegistered = false;
   private readonly freeFds: number[] = [];
   private nextFd = 3;
   private readonly wake = new WakeSource();
@@ -113,7 +110,9 @@ export class Context {
         throw usage("INVALID_ARGUMENT", `vhost "${withFiles.name}" has a FILE mount but the context has no fileOps (loops supply one; pass \`fileOps\` otherwise)`);
       }
     }
-    this.wakeFd = this.addDescriptor(this.vhosts[0]!, null, this.wake, POLLIN);
+    this.wakeFd = this.allocateFd();
+    this.wakeRegistered = true;
+    this.announceAdd(this.vhosts[0]!, this.wakeFd, this.wake, POLLIN);
     // A deadline that moves earlier outside a service (a timer armed from user code) must
     // reach the loop, which otherwise sleeps until the deadline it knew.
     this.timers.onEarlierDeadline = () => {
@@ -134,14 +133,11 @@ export class Context {
 
   /** Live connections (established or not). */
   get connections(): IterableIterator<AnyConnection> {
-    const list: AnyConnection[] = [];
-    for (const d of this.descriptors.values()) if (d.connection) list.push(d.connection);
-    return list.values();
+    return [...this.descriptors.values()].values();
   }
 
   get connectionCount(): number {
-    // The wake-up source is not a connection; after destroy() it is gone too (was -1 then).
-    return this.descriptors.size - (this.descriptors.has(this.wakeFd) ? 1 : 0);
+    return this.descriptors.size;
   }
 
   // ---- bringing connections in ------------------------------------------------------------
@@ -162,15 +158,11 @@ export class Context {
       if (!raw) throw usage("UNKNOWN_PROTOCOL", `vhost "${vhost.name}" has no protocol "${options.rawProtocol}"`);
     }
     const connection = new Connection(this, vhost, "server", transport, this.allocateFd(), vhost.protocols[0]!);
-    const refused = connection.emitConnection({
-      reason: "FILTER_NETWORK_CONNECTION",
-      connection,
-      peer: transport.remote,
-    });
+    const refused = connection.emitConnection(new FilterNetworkConnection(connection));
     if (refused) {
       this.freeFds.push(connection.fd);
+      const peer = transport.remote; // before destroy(): a closed socket no longer knows it
       transport.destroy();
-      const peer = transport.remote;
       this.logger.info(`refused connection from ${peer ? `${peer.address}:${peer.port}` : "an unknown peer"} (FILTER_NETWORK_CONNECTION)`);
       return null;
     }
@@ -252,9 +244,9 @@ export class Context {
    * queued `to`, descriptor and all: the loop sees no change, `to` sends its request.
    */
   handOver(from: AnyConnection, to: AnyConnection, resolved: ResolvedConnectInfo): void {
-    const descriptor = this.descriptors.get(from.fd);
-    if (!descriptor || descriptor.connection !== from) return;
-    descriptor.connection = to;
+    if (this.descriptors.get(from.fd) !== from) return;
+    this.descriptors.set(from.fd, to);
+    to.setEvents(from.events); // what the hooks were last told for this descriptor
     to.replaceTransport(from.transport, from.fd);
     from.detachTransport();
     this.pipelines.set(pipelineKey(resolved), to);
@@ -324,9 +316,8 @@ export class Context {
   /** Ask for a WRITEABLE on every connection of a protocol (lws_callback_on_writable_all_protocol). */
   requestWriteableAll(protocolName: string, vhostName?: string): number {
     let count = 0;
-    for (const d of this.descriptors.values()) {
-      const c = d.connection;
-      if (!c || c.protocol.name !== protocolName) continue;
+    for (const c of this.descriptors.values()) {
+      if (c.protocol.name !== protocolName) continue;
       if (vhostName !== undefined && c.vhost.name !== vhostName) continue;
       if (c.state === "established" && c.requestWriteable()) count++;
     }
@@ -341,13 +332,13 @@ export class Context {
    * untouched and false returned, so a loop may pass every ready descriptor it has.
    */
   serviceFd(pollfd: PollFd): boolean {
-    const descriptor = this.descriptors.get(pollfd.fd);
-    if (!descriptor) return false;
+    const connection = this.descriptors.get(pollfd.fd);
+    if (!connection && !(pollfd.fd === this.wakeFd && this.wakeRegistered)) return false;
     const revents = pollfd.revents;
     pollfd.revents = 0;
     this.servicing++;
     try {
-      if (descriptor.connection) this.serviceConnection(descriptor.connection, revents);
+      if (connection) this.serviceConnection(connection, revents);
       else if (revents) this.onWake();
       this.runTimers();
     } finally {
@@ -412,7 +403,10 @@ export class Context {
       connection.transport.destroy();
       connection.finish({ code: 1006, closeReason: "context destroyed", clean: false });
     }
-    this.releaseFd(this.wakeFd);
+    if (this.wakeRegistered) {
+      this.wakeRegistered = false;
+      this.announceDel(this.vhosts[0]!, this.wakeFd);
+    }
     for (const vhost of this.vhosts) this.emitToVhost(vhost, { reason: "PROTOCOL_DESTROY", vhost }, true);
     this.destroyed = true;
   }
@@ -443,14 +437,19 @@ export class Context {
   /** @internal The connection is gone: its descriptor is released. */
   removeConnection(connection: AnyConnection): void {
     this.forced.delete(connection);
-    if (this.descriptors.get(connection.fd)?.connection === connection) this.releaseFd(connection.fd);
+    const fd = connection.fd;
+    if (this.descriptors.get(fd) !== connection) return;
+    this.descriptors.delete(fd);
+    this.freeFds.push(fd);
+    this.announceDel(connection.vhost, fd);
   }
 
   private register(connection: AnyConnection): void {
     connection.transport.onReadiness = null;
     const events = connection.wantedEvents();
-    this.addDescriptorAt(connection.fd, connection.vhost, connection, connection.transport, events);
+    this.descriptors.set(connection.fd, connection);
     connection.setEvents(events);
+    this.announceAdd(connection.vhost, connection.fd, connection.transport, events);
   }
 
   private serviceConnection(connection: AnyConnection, revents: number): void {
@@ -488,12 +487,10 @@ export class Context {
   }
 
   private syncInterest(connection: AnyConnection): void {
-    const descriptor = this.descriptors.get(connection.fd);
-    if (!descriptor || descriptor.connection !== connection) return;
+    if (this.descriptors.get(connection.fd) !== connection) return;
     const events = connection.wantedEvents();
-    if (events === descriptor.events) return;
-    const prev = descriptor.events;
-    descriptor.events = events;
+    const prev = connection.events;
+    if (events === prev) return;
     connection.setEvents(events);
     this.hooks?.changeMode(connection.fd, events, prev);
     this.emitToVhost(connection.vhost, { reason: "CHANGE_MODE_POLL_FD", vhost: connection.vhost, fd: connection.fd, events, prevEvents: prev });
@@ -516,25 +513,16 @@ export class Context {
     return this.freeFds.pop() ?? this.nextFd++;
   }
 
-  private addDescriptor(vhost: Vhost, connection: AnyConnection | null, pollable: Pollable, events: number): number {
-    const fd = this.allocateFd();
-    this.addDescriptorAt(fd, vhost, connection, pollable, events);
-    return fd;
-  }
-
-  private addDescriptorAt(fd: number, vhost: Vhost, connection: AnyConnection | null, pollable: Pollable, events: number): void {
-    this.descriptors.set(fd, { fd, events, vhost, connection, pollable });
+  /** Tell the hooks and the vhost's first protocol (ADD_POLL_FD) of a new descriptor. */
+  private announceAdd(vhost: Vhost, fd: number, pollable: Pollable, events: number): void {
     this.hooks?.add(fd, events, pollable);
     this.emitToVhost(vhost, { reason: "ADD_POLL_FD", vhost, fd, events });
   }
 
-  private releaseFd(fd: number): void {
-    const descriptor = this.descriptors.get(fd);
-    if (!descriptor) return;
-    this.descriptors.delete(fd);
-    this.freeFds.push(fd);
+  /** ... and of one gone (DEL_POLL_FD, to the connection's vhost now, as lws does). */
+  private announceDel(vhost: Vhost, fd: number): void {
     this.hooks?.del(fd);
-    this.emitToVhost(descriptor.vhost, { reason: "DEL_POLL_FD", vhost: descriptor.vhost, fd });
+    this.emitToVhost(vhost, { reason: "DEL_POLL_FD", vhost, fd });
   }
 
   /** Context events go to the vhost's first protocol (lws's protocols[0]), or to all of them. */
@@ -563,4 +551,17 @@ function pipelineKey(resolved: ResolvedConnectInfo): string {
 /** Stands in for a transport whose dialer threw: detached, except that it reports the error. */
 function failedTransport(error: Error): Transport {
   return { ...DETACHED, error };
+}
+
+/**
+ * FILTER_NETWORK_CONNECTION's event. `peer` is read from the transport only if the
+ * callback asks: finding a socket's peer costs a system call and objects that most
+ * servers, which filter nothing, would keep for the connection's whole life.
+ */
+class FilterNetworkConnection {
+  readonly reason = "FILTER_NETWORK_CONNECTION";
+  constructor(readonly connection: AnyConnection) {}
+  get peer(): PeerAddress | null {
+    return this.connection.transport.remote;
+  }
 }

@@ -62,7 +62,7 @@ export function acceptUpgrade(connection: Connection, head: HttpRequestHead, res
     return;
   }
   const extensions = negotiateExtensions(request.offeredExtensions, protocol.extensions ?? []);
-  connection.extensions = extensions.negotiated;
+  if (extensions.negotiated.length > 0) connection.extensions = extensions.negotiated;
   const response = buildAcceptResponse(request.key, selected.protocol, extensions.responseHeader);
   connection.writeOut([response], response.length);
   const session = new WsSession(sessionOptions("server", protocol, extensions.negotiated, null), connection);

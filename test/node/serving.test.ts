@@ -92,6 +92,40 @@ describe("NodeLoop serving ws:// on 127.0.0.1", () => {
     expect(log.of("RECEIVE").map((e) => e.data.toString())).toEqual(Array.from({ length: 1000 }, (_, i) => `message ${i}`));
   });
 
+  it("knows the peer's address from FILTER_NETWORK_CONNECTION on, and keeps it once asked", async () => {
+    const seen: Array<{ reason: string; address: string | undefined; port: number | undefined }> = [];
+    const note = (reason: string, peer: { address: string; port: number } | null): void => {
+      seen.push({ reason, address: peer?.address, port: peer?.port });
+    };
+    const log = new EventLog();
+    const echo = recordingEcho(log);
+    const loop = track(
+      await listeningLoop({
+        protocols: [
+          {
+            ...echo,
+            callback(event) {
+              if (event.reason === "FILTER_NETWORK_CONNECTION") note(event.reason, event.peer);
+              if (event.reason === "ESTABLISHED" || event.reason === "CLOSED") note(event.reason, event.connection.peer);
+              return echo.callback(event);
+            },
+          },
+        ],
+      }),
+    );
+    const ws = await openWs(`ws://${LOOPBACK}:${loop.port}/`);
+    const local = (ws as unknown as { _socket: { localPort: number } })._socket.localPort;
+    await closeWs(ws);
+    await log.waitFor("CLOSED");
+    const peer = { address: LOOPBACK, port: local };
+    expect(seen).toEqual([
+      { reason: "FILTER_NETWORK_CONNECTION", ...peer },
+      { reason: "ESTABLISHED", ...peer },
+      // The socket is closed by now: the address is the one read while it was open.
+      { reason: "CLOSED", ...peer },
+    ]);
+  });
+
   it.skipIf(!ipv6)("serves IPv6 on [::1] (skipped when this machine cannot listen on ::1)", async () => {
     const log = new EventLog();
     const loop = track(new NodeLoop({ logger: { level: "warn" }, vhosts: [{ protocols: [recordingEcho(log)], listen: { port: 0, host: "::1" } }] }));

@@ -65,6 +65,8 @@ export class NodeLoop {
     };
     this.onTransportClosed = (transport) => {
       this.serving--;
+      if (this.options.maxConnectionsPerIp === undefined) return;
+      // Captured at accept (see adoptSocket), so still known now that the socket is closed.
       const ip = transport.remote?.address ?? "";
       const n = (this.perIp.get(ip) ?? 1) - 1;
       if (n === 0) this.perIp.delete(ip);
@@ -153,19 +155,20 @@ export class NodeLoop {
     adopt: Pick<AdoptOptions, "vhosts" | "rawProtocol"> = {},
   ): Connection | null {
     const vhostName = typeof vhost === "string" ? vhost : vhost.name;
-    const ip = socket.remoteAddress ?? "";
     if (this.closing) {
       socket.destroy();
       return null;
     }
     const limit = this.options.maxConnections;
     if (limit !== undefined && this.serving >= limit) {
-      this.context.logger.warn(`refused a connection from ${ip}: ${this.serving} connections is the limit (maxConnections)`);
+      this.context.logger.warn(`refused a connection from ${socket.remoteAddress ?? ""}: ${this.serving} connections is the limit (maxConnections)`);
       socket.destroy();
       return null;
     }
+    // The peer's address is asked of the kernel only when a per-address limit needs it.
     const perIpLimit = this.options.maxConnectionsPerIp;
-    const fromIp = this.perIp.get(ip) ?? 0;
+    const ip = perIpLimit === undefined ? "" : (socket.remoteAddress ?? "");
+    const fromIp = perIpLimit === undefined ? 0 : (this.perIp.get(ip) ?? 0);
     if (perIpLimit !== undefined && fromIp >= perIpLimit) {
       this.context.logger.warn(`refused a connection from ${ip}: ${fromIp} connections from one address is the limit (maxConnectionsPerIp)`);
       socket.destroy();
@@ -174,7 +177,7 @@ export class NodeLoop {
     socket.setNoDelay(this.options.noDelay ?? true);
     if (this.options.keepAliveMs !== undefined) socket.setKeepAlive(true, this.options.keepAliveMs);
     this.serving++;
-    this.perIp.set(ip, fromIp + 1);
+    if (perIpLimit !== undefined) this.perIp.set(ip, fromIp + 1);
     // The context owns it from here (close() drops the context's connections).
     this.accepted.delete(socket);
     const transport = new SocketTransport(socket, {
@@ -182,6 +185,7 @@ export class NodeLoop {
       lingerMs: this.context.vhost(vhostName).timeouts.closeWaitMs,
       onClose: this.onTransportClosed,
     });
+    if (perIpLimit !== undefined) void transport.remote; // captured now, for onTransportClosed
     return this.context.adopt(transport, { vhost: vhostName, ...(routes ? { routes } : {}), ...adopt });
   }
 

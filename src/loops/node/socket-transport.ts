@@ -62,9 +62,12 @@ export class SocketTransport implements Transport {
   private loopCorked = false;
   /**
    * Small chunks written while corked, copied together into one buffer at uncork: one
-   * chunk for Node's writev instead of a header and a payload per message.
+   * chunk for Node's writev instead of a header and a payload per message. The first is
+   * a field, the others wait in a list made for the second (like `head` and `more`): a
+   * connection that writes one small chunk at a time, the 101 of an idle one, holds no list.
    */
-  private small: Uint8Array[] | null = null;
+  private smallHead: Uint8Array | null = null;
+  private smallMore: Uint8Array[] | null = null;
   private smallBytes = 0;
   /** After end(): destroys the socket if the peer does not close within lingerMs. */
   private lingerTimer: NodeJS.Timeout | null = null;
@@ -78,7 +81,6 @@ export class SocketTransport implements Transport {
     this.describeError = options.describeError ?? null;
     this.onCloseHook = options.onClose ?? null;
     if (options.preface) for (const chunk of options.preface) if (chunk.length > 0) this.push(chunk);
-    this.captureRemote();
     (socket as OwnedSocket)[transportOf] = this;
     socket.on("data", onData);
     socket.on("end", onEnd);
@@ -88,7 +90,14 @@ export class SocketTransport implements Transport {
     if (this.connectingValue) socket.once(options.connectEvent ?? "connect", onConnect);
   }
 
+  /**
+   * Asked of the socket the first time it is wanted, not at accept: most servers never
+   * ask, and the answer costs a getpeername(2) and two objects per connection. Like
+   * lws_get_peer_simple(), it needs the socket open: asked first after the socket has
+   * closed, it is null.
+   */
   get remote(): PeerAddress | null {
+    if (this.remoteValue === null && !this.connectingValue) this.captureRemote();
     return this.remoteValue;
   }
 
@@ -139,7 +148,12 @@ export class SocketTransport implements Transport {
       const length = chunk.length;
       total += length;
       if (length <= SMALL_CHUNK) {
-        (this.small ??= []).push(chunk);
+        if (this.smallHead === null) this.smallHead = chunk;
+        else {
+          const more = (this.smallMore ??= []);
+          if (more.length === 0) more.push(this.smallHead);
+          more.push(chunk);
+        }
         this.smallBytes += length;
         if (this.smallBytes >= SMALL_BATCH) this.flushSmall();
       } else {
@@ -152,12 +166,16 @@ export class SocketTransport implements Transport {
 
   /** Hand the small chunks held so far to the socket, as one buffer. */
   private flushSmall(): void {
-    const small = this.small!;
+    const more = this.smallMore;
     const bytes = this.smallBytes;
     this.smallBytes = 0;
-    if (small.length === 1) this.socket.write(small[0]!);
-    else if (small.length > 1) this.socket.write(Buffer.concat(small, bytes));
-    small.length = 0;
+    if (more !== null && more.length > 1) {
+      this.socket.write(Buffer.concat(more, bytes));
+      more.length = 0;
+    } else if (this.smallHead !== null) {
+      this.socket.write(this.smallHead);
+    }
+    this.smallHead = null;
   }
 
   /** Hold writes until uncork(): the loop brackets a service pass with these. */
@@ -223,7 +241,6 @@ export class SocketTransport implements Transport {
       this.connectingValue = false;
     } else {
       this.connectingValue = false;
-      this.captureRemote();
     }
     this.notify();
   }
