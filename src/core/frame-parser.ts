@@ -7,9 +7,9 @@ import { applyMaskKey, maskIntoKey } from "./mask.js";
 /** Receives what a {@link FrameParser} reads. Callbacks must not call `push` re-entrantly. */
 export interface FrameSink {
   /**
-   * After the full header (mask key included) is read and validated.
-   * The parser reuses one header object for every frame: read it, copy what you need,
-   * do not keep it past the frame's `onFrameEnd`.
+   * After the full header (mask key included) is read and validated. The header is the
+   * parser itself, seen as a {@link FrameHeader}: it describes the frame being read and
+   * changes with the next one, so copy what you need to keep past its `onFrameEnd`.
    */
   onFrameHeader(header: FrameHeader): void;
   /**
@@ -19,7 +19,7 @@ export interface FrameSink {
    * frame's payload bytes still to come. Never called for a 0-length payload.
    */
   onFramePayload(data: Buffer, remaining: number): void;
-  /** After the last payload byte; also for 0-length frames. Same header object. */
+  /** After the last payload byte; also for 0-length frames. The same header (the parser). */
   onFrameEnd(header: FrameHeader): void;
   /** Called once; the parser is then failed and ignores all further input. */
   onProtocolError(closeCode: number, message: string): void;
@@ -60,8 +60,12 @@ const MAX_SAFE_HIGH_WORD = 0x1fffff;
  * Besides framing, it enforces the frame-level rules of the RFC that need no message
  * context beyond "is a fragmented message open": masking by role, RSV bits, reserved
  * opcodes, control frame limits, minimal length encoding and fragment ordering.
+ *
+ * The parser is also the header of the frame it is reading ({@link FrameHeader}), which
+ * it hands to the sink: one object per connection instead of two, for the whole life of
+ * the connection, since the header is rewritten for every frame anyway.
  */
-export class FrameParser {
+export class FrameParser implements FrameHeader {
   /** RSV bits an extension negotiated; may be changed once negotiation is done. */
   allowedRsv: number;
 
@@ -81,15 +85,13 @@ export class FrameParser {
   /** Where the length field of the header being read ends: 2, 4 or 10. */
   private lengthEnd = 2;
 
-  private readonly header: FrameHeader = {
-    fin: false,
-    rsv1: false,
-    rsv2: false,
-    rsv3: false,
-    opcode: 0,
-    masked: false,
-    payloadLength: 0,
-  };
+  /**
+   * The frame's first byte, once checked: FIN, RSV1-3 and the opcode, which the getters
+   * below read out of it (one field instead of five).
+   */
+  private firstByte = 0;
+  private frameMasked = false;
+  private frameLength = 0;
   // The mask key's four bytes: plain fields, because a typed array per connection costs
   // more memory than the rest of the parser's state.
   private key0 = 0;
@@ -109,13 +111,45 @@ export class FrameParser {
     this.sink = sink;
   }
 
+  // ---- FrameHeader: the frame being read (the last one announced between frames) --------
+
+  get fin(): boolean {
+    return (this.firstByte & 0x80) !== 0;
+  }
+
+  get rsv1(): boolean {
+    return (this.firstByte & 0x40) !== 0;
+  }
+
+  get rsv2(): boolean {
+    return (this.firstByte & 0x20) !== 0;
+  }
+
+  get rsv3(): boolean {
+    return (this.firstByte & 0x10) !== 0;
+  }
+
+  get opcode(): number {
+    return this.firstByte & 0x0f;
+  }
+
+  get masked(): boolean {
+    return this.frameMasked;
+  }
+
+  get payloadLength(): number {
+    return this.frameLength;
+  }
+
+  // ---------------------------------------------------------------------------------------
+
   get paused(): boolean {
     return this.isPaused;
   }
 
   /** Payload length declared by the frame being parsed (also of one refused as too large). */
   get declaredLength(): number {
-    return this.header.payloadLength;
+    return this.frameLength;
   }
 
   get failed(): boolean {
@@ -137,7 +171,7 @@ export class FrameParser {
    * instead of two (unmask in place, then copy).
    */
   leaveMasked(): void {
-    if (this.header.masked) this.keepMasked = true;
+    if (this.frameMasked) this.keepMasked = true;
   }
 
   /**
@@ -190,7 +224,7 @@ export class FrameParser {
           const n = Math.min(this.remaining, length - pos);
           const piece = chunk.subarray(pos, pos + n);
           pos += n;
-          if (this.header.masked && !this.keepMasked) {
+          if (this.frameMasked && !this.keepMasked) {
             applyMaskKey(piece, this.key0, this.key1, this.key2, this.key3, this.maskPhase);
             this.maskPhase = (this.maskPhase + n) & 3;
           }
@@ -295,14 +329,9 @@ export class FrameParser {
       return this.tooBig(lengthCode);
     }
 
-    const h = this.header;
-    h.fin = fin;
-    h.rsv1 = (rsv & 0x4) !== 0;
-    h.rsv2 = (rsv & 0x2) !== 0;
-    h.rsv3 = (rsv & 0x1) !== 0;
-    h.opcode = opcode;
-    h.masked = masked;
-    h.payloadLength = lengthCode;
+    this.firstByte = b0;
+    this.frameMasked = masked;
+    this.frameLength = lengthCode;
     this.lengthEnd = lengthCode < 126 ? 2 : lengthCode === 126 ? 4 : 10;
     this.headerSize = this.lengthEnd + (masked ? 4 : 0);
     return true;
@@ -334,42 +363,41 @@ export class FrameParser {
       length = high * 0x100000000 + low;
     }
     if (length > this.maxFramePayload) return this.tooBig(length);
-    this.header.payloadLength = length;
+    this.frameLength = length;
     return true;
   }
 
   /** Takes the mask key of the checked header that starts at `buf[at]`, then announces the frame. */
   private finishHeader(buf: Uint8Array, at: number): void {
     this.headerFill = 0;
-    const h = this.header;
-    if (h.masked) {
+    if (this.frameMasked) {
       const p = at + this.lengthEnd;
       this.key0 = buf[p]!;
       this.key1 = buf[p + 1]!;
       this.key2 = buf[p + 2]!;
       this.key3 = buf[p + 3]!;
     }
-    const length = h.payloadLength;
+    const length = this.frameLength;
     this.maskPhase = 0;
     this.keepMasked = false;
     this.remaining = length;
-    if (!h.fin && h.opcode !== Opcode.CONTINUATION && !isControlOpcode(h.opcode)) {
+    const opcode = this.opcode;
+    if (!this.fin && opcode !== Opcode.CONTINUATION && !isControlOpcode(opcode)) {
       this.fragmentOpen = true;
     }
     this.state = length === 0 ? State.EndPending : State.Payload;
-    this.sink.onFrameHeader(h);
+    this.sink.onFrameHeader(this);
   }
 
   private endFrame(): void {
-    const h = this.header;
     this.state = State.Header;
-    if (h.fin && h.opcode === Opcode.CONTINUATION) this.fragmentOpen = false;
-    this.sink.onFrameEnd(h);
+    if (this.fin && this.opcode === Opcode.CONTINUATION) this.fragmentOpen = false;
+    this.sink.onFrameEnd(this);
   }
 
   private tooBig(length: number): false {
-    // The sink reads the declared size from the header when it reports "too large".
-    this.header.payloadLength = length;
+    // The sink reads the declared size (declaredLength) when it reports "too large".
+    this.frameLength = length;
     return this.fail(CloseCode.MESSAGE_TOO_BIG, `frame payload of ${length} bytes exceeds the limit of ${this.maxFramePayload}`);
   }
 

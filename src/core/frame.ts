@@ -10,15 +10,18 @@ export const Opcode = {
 
 export type OpcodeValue = (typeof Opcode)[keyof typeof Opcode];
 
-/** A frame's header as read from the wire (RFC 6455 §5.2). */
+/**
+ * A frame's header as read from the wire (RFC 6455 §5.2). Read-only: the one a
+ * FrameParser hands its sink is the parser itself.
+ */
 export interface FrameHeader {
-  fin: boolean;
-  rsv1: boolean;
-  rsv2: boolean;
-  rsv3: boolean;
-  opcode: number;
-  masked: boolean;
-  payloadLength: number;
+  readonly fin: boolean;
+  readonly rsv1: boolean;
+  readonly rsv2: boolean;
+  readonly rsv3: boolean;
+  readonly opcode: number;
+  readonly masked: boolean;
+  readonly payloadLength: number;
 }
 
 /** Control frames are the opcodes with the high bit of the nibble set (8-15). */

@@ -5,36 +5,21 @@
  * frames leave as chunks appended to an array the caller gives.
  */
 import { CloseCode, isValidUserCloseCode, isValidWireCloseCode } from "./close-codes.js";
-import { MessageDeflater } from "./deflate/message-deflater.js";
-import { MessageInflater, inflateScratch } from "./deflate/message-inflater.js";
-import { nativeZlibAvailable, type ZlibSettings } from "./deflate/native-zlib.js";
+import { inflateScratch } from "./deflate/message-inflater.js";
 import type { DeflateSessionConfig } from "./deflate/negotiator.js";
-import { checkTuning, defaultTuning, definedTuning, type DeflateTuning } from "./deflate/options.js";
-import type { DeflateAgreement } from "./deflate/params.js";
+import type { DeflateTuning } from "./deflate/options.js";
+import { SessionDeflate, type DeflateState } from "./deflate/session-deflate.js";
 import { PeerError, usage } from "./errors.js";
 import { Opcode, type FrameHeader } from "./frame.js";
 import { FrameParser, type FrameSink } from "./frame-parser.js";
 import { appendFrame, encodeFrame, encodeMessage } from "./frame-writer.js";
+import { IncomingMessage } from "./incoming-message.js";
 import type { MaskSource } from "./mask-source.js";
-import { Utf8Validator, isValidUtf8 } from "./utf8.js";
+import { sessionLimits, type WsSessionLimits } from "./session-limits.js";
+import { isValidUtf8 } from "./utf8.js";
 
-export interface WsSessionLimits {
-  /** Largest frame payload accepted; a bigger declared length closes with 1009. */
-  maxFramePayload: number;
-  /** Largest message accepted (bytes held while assembling, see fragmentOverhead). */
-  maxMessageSize: number;
-  /**
-   * Bytes charged for every piece held while assembling a message, on top of its
-   * payload, so that a flood of tiny fragments meets the same budget as one big frame.
-   */
-  fragmentOverhead: number;
-}
-
-export const defaultLimits: WsSessionLimits = {
-  maxFramePayload: 16 * 1024 * 1024,
-  maxMessageSize: 16 * 1024 * 1024,
-  fragmentOverhead: 64,
-};
+export { defaultLimits, type WsSessionLimits } from "./session-limits.js";
+export type { DeflateState, DeflateStats } from "./deflate/session-deflate.js";
 
 export interface FragmentInfo {
   /** First piece of a message. */
@@ -73,6 +58,10 @@ export type WsSessionState =
 
 export interface WsSessionOptions {
   role: "server" | "client";
+  /**
+   * Over {@link defaultLimits}. Sessions given the same frozen object share one merged
+   * copy (see {@link sessionLimits}); so give a protocol's limits frozen, made once.
+   */
   limits?: Partial<WsSessionLimits>;
   delivery?: "message" | "fragment";
   /** Client side: where mask keys come from. */
@@ -98,26 +87,6 @@ export interface EncodeDataOptions {
   compress?: boolean;
 }
 
-/** Byte counts of permessage-deflate on one session. */
-export interface DeflateStats {
-  /** Messages sent compressed, their bytes before and after compression. */
-  sent: { messages: number; plainBytes: number; compressedBytes: number };
-  /**
-   * Compressed messages received whole, the compressed bytes fed to the inflater and
-   * every byte it produced (also of a message refused as too large or invalid).
-   */
-  received: { messages: number; compressedBytes: number; inflatedBytes: number };
-}
-
-/** permessage-deflate as it stands on a session. */
-export interface DeflateState {
-  agreement: DeflateAgreement;
-  tuning: DeflateTuning;
-  /** Does the session hold zlib memory right now (compressor, inflater)? */
-  holds: { deflater: boolean; inflater: boolean };
-  stats: DeflateStats;
-}
-
 const emptyBuffer = Buffer.alloc(0);
 
 /**
@@ -136,12 +105,23 @@ export const MAX_OWED_PONG_BYTES = 1024;
 /**
  * One WebSocket conversation. Feed received bytes to {@link receive}; write what
  * {@link takeOwedFrames} and {@link encodeData} append when the transport is writeable.
+ *
+ * Most of a server's connections sit idle most of the time, and every field is paid for
+ * by each of them: what only traffic needs (the frame parser, the message being
+ * received, owed pongs) is made when it is first needed, and permessage-deflate lives
+ * in an object of its own that sessions without it do not have.
  */
 export class WsSession implements FrameSink {
   readonly role: "server" | "client";
-  readonly limits: WsSessionLimits;
+  readonly limits: Readonly<WsSessionLimits>;
   readonly delivery: "message" | "fragment";
-  private readonly parser: FrameParser;
+  /**
+   * Made at the first received byte: an idle connection never reads a frame, and
+   * between the handshake and that byte nothing needs one ({@link rxPaused} is false).
+   */
+  private parser: FrameParser | null = null;
+  /** RSV bits incoming frames may carry, for the parser when it is made. */
+  private readonly allowedRsv: number;
   private readonly mask: MaskSource | null;
   private readonly maxOutgoingFrame: number;
 
@@ -156,69 +136,32 @@ export class WsSession implements FrameSink {
    * the application still sends goes out before it (encodeData), until it is sent.
    */
   private failedWhileOpen = false;
+  /** rx flow control: paused by {@link pauseRx}. */
+  private userPaused = false;
   /**
-   * Control frames we owe, sent before user data: pongs, oldest first, and one close. The
-   * oldest pong has a field of its own; the array is made only when a second one is owed.
+   * Control frames we owe, sent before user data: pongs, oldest first (made when a ping
+   * arrives, gone once written), and one close.
    */
-  private owedPong: Buffer | null = null;
-  private laterPongs: Buffer[] | null = null;
-  private owedPongBytes = 0;
+  private owedPongs: Buffer[] | null = null;
   private owedClose: Buffer | null = null;
 
-  // Incoming message assembly.
-  private messageOpen = false;
-  private messageBinary = false;
-  private messageFirstPiece = true;
-  private messageHeld = 0; // bytes charged against maxMessageSize (payload + overhead)
-  private messageSize = 0; // payload bytes of the message so far
-  /** The first piece of the message being assembled (most messages have one), then the rest. */
-  private firstPiece: Buffer | null = null;
-  private morePieces: Buffer[] | null = null;
-  /**
-   * The message is one binary frame whose pieces are held masked (FrameParser.leaveMasked)
-   * and unmasked while they are copied together: one pass over a large message, not two.
-   */
-  private piecesMasked = false;
-  /** Made for the first text message (a binary-only connection never needs one). */
-  private utf8: Utf8Validator | null = null;
-  // Control frame payloads (≤ 125 bytes) are gathered here when split across reads.
+  /** The data message being received; made at the first data frame. */
+  private incoming: IncomingMessage | null = null;
+  /** The payload of the control frame being read (≤ 125 bytes), gathered across reads. */
   private control: Buffer | null = null;
-  private controlLength = 0;
-  private frame: FrameHeader | null = null;
 
-  // Outgoing fragmented message state, to catch misuse early.
+  /** A fragmented message is being sent (to catch misuse early). */
   private sendingFragmented = false;
 
-  // permessage-deflate (null when not negotiated).
-  private readonly agreement: DeflateAgreement | null = null;
-  private tuning: Readonly<DeflateTuning> = defaultTuning;
-  private readonly deflater: MessageDeflater | null = null;
-  private readonly inflater: MessageInflater | null = null;
-  private stats: DeflateStats | null = null;
-  /** The message being sent is compressed. */
-  private sendCompressed = false;
-  /** The message being received is compressed. */
-  private messageCompressed = false;
-  private compressedInMessage = 0;
-  /** The tail is queued: the message ends when the inflater runs dry. */
-  private messageEnding = false;
-  /** Compressed payload of the current frame still to come, for fragment delivery. */
-  private frameRemaining = 0;
-  /**
-   * Inflation stopped before its input was used up (the per-call bound, or a pause in an
-   * event); nothing more is parsed until it has caught up.
-   */
-  private backlog = false;
-  private userPaused = false;
-  /** Inflated bytes the current receive() call may still produce. */
-  private rxBudget = 0;
+  /** permessage-deflate, when it was negotiated. */
+  private readonly pmd: SessionDeflate | null = null;
 
   constructor(
     options: WsSessionOptions,
     private readonly events: WsSessionEvents,
   ) {
     this.role = options.role;
-    this.limits = { ...defaultLimits, ...options.limits };
+    this.limits = sessionLimits(options.limits);
     this.delivery = options.delivery ?? "message";
     this.mask = options.role === "client" ? (options.maskSource ?? null) : null;
     if (options.role === "client" && !this.mask) {
@@ -226,38 +169,11 @@ export class WsSession implements FrameSink {
     }
     this.maxOutgoingFrame = options.maxOutgoingFrame ?? 0;
     let allowedRsv = options.allowedRsv ?? 0;
-    const deflate = options.deflate ?? null;
-    if (deflate) {
-      if (!nativeZlibAvailable()) {
-        throw usage("INVALID_STATE", "permessage-deflate needs synchronous zlib streams, which this Node does not offer");
-      }
-      const tuning = definedTuning(deflate.tuning);
-      checkTuning(tuning);
-      this.tuning = { ...defaultTuning, ...tuning };
-      const a = { ...deflate.agreement };
-      this.agreement = a;
-      const server = options.role === "server";
-      this.deflater = new MessageDeflater(
-        this.deflaterSettings(),
-        !(server ? a.serverNoContextTakeover : a.clientNoContextTakeover),
-      );
-      // The peer's window, but at least 9: zlib deflaters asked for 8 compress with 9 (whose
-      // matches reach back at most 250 bytes), and 256 more bytes read both.
-      const peerBits = server ? a.clientMaxWindowBits : a.serverMaxWindowBits;
-      this.inflater = new MessageInflater(
-        { windowBits: Math.max(9, peerBits), level: 0, memLevel: 8, strategy: 0 },
-        !(server ? a.clientNoContextTakeover : a.serverNoContextTakeover),
-      );
-      this.stats = {
-        sent: { messages: 0, plainBytes: 0, compressedBytes: 0 },
-        received: { messages: 0, compressedBytes: 0, inflatedBytes: 0 },
-      };
+    if (options.deflate) {
+      this.pmd = new SessionDeflate(options.role, options.deflate);
       allowedRsv |= 4;
     }
-    this.parser = new FrameParser(
-      { role: options.role, maxFramePayload: this.limits.maxFramePayload, allowedRsv },
-      this,
-    );
+    this.allowedRsv = allowedRsv;
   }
 
   get state(): WsSessionState {
@@ -282,16 +198,19 @@ export class WsSession implements FrameSink {
    */
   receive(chunk: Buffer): number {
     if (this.inputEnded) return chunk.length;
-    this.rxBudget = this.tuning.inflateChunk;
-    if (this.backlog) {
-      if (this.userPaused) return 0;
-      // Inflation held back by the previous call comes first: the bytes after it wait.
-      this.drain();
-      if (this.inputEnded) return chunk.length;
-      if (this.backlog || this.userPaused) return 0;
-      this.parser.resume();
+    const pmd = this.pmd;
+    if (pmd !== null) {
+      pmd.rxBudget = pmd.tuning.inflateChunk;
+      if (pmd.backlog) {
+        if (this.userPaused) return 0;
+        // Inflation held back by the previous call comes first: the bytes after it wait.
+        this.drain(pmd);
+        if (this.inputEnded) return chunk.length;
+        if (pmd.backlog || this.userPaused) return 0;
+        this.parser!.resume();
+      }
     }
-    const consumed = this.parser.push(chunk);
+    const consumed = this.frames().push(chunk);
     // Input after the end of the conversation is discarded, not held.
     return this.inputEnded ? chunk.length : consumed;
   }
@@ -305,6 +224,11 @@ export class WsSession implements FrameSink {
    */
   get hasPendingWork(): boolean {
     return this.backlog && !this.userPaused && !this.inputEnded;
+  }
+
+  /** Inflation is behind (see {@link SessionDeflate.backlog}). */
+  private get backlog(): boolean {
+    return this.pmd !== null && this.pmd.backlog;
   }
 
   /**
@@ -323,30 +247,33 @@ export class WsSession implements FrameSink {
   /** Stop consuming input right after the current event (rx flow control). */
   pauseRx(): void {
     this.userPaused = true;
-    this.parser.pause();
+    this.frames().pause();
   }
 
   resumeRx(): void {
     this.userPaused = false;
-    if (!this.inputEnded && !this.backlog) this.parser.resume();
+    // No parser yet: none was paused.
+    if (!this.inputEnded && !this.backlog) this.parser?.resume();
   }
 
   /** No input is consumed now: paused by {@link pauseRx}, or inflation is pending ({@link hasPendingWork}). */
   get rxPaused(): boolean {
-    return this.parser.paused;
+    return this.parser !== null && this.parser.paused;
+  }
+
+  /** The frame parser, made when first needed (see {@link parser}). */
+  private frames(): FrameParser {
+    return (this.parser ??= new FrameParser(
+      { role: this.role, maxFramePayload: this.limits.maxFramePayload, allowedRsv: this.allowedRsv },
+      this,
+    ));
   }
 
   // ---- permessage-deflate --------------------------------------------------------------
 
   /** permessage-deflate as negotiated and tuned, or null when it is not in force. */
   get deflate(): DeflateState | null {
-    if (!this.agreement) return null;
-    return {
-      agreement: { ...this.agreement },
-      tuning: { ...this.tuning },
-      holds: { deflater: this.deflater!.holdsMemory, inflater: this.inflater!.holdsMemory },
-      stats: { sent: { ...this.stats!.sent }, received: { ...this.stats!.received } },
-    };
+    return this.pmd?.state ?? null;
   }
 
   /**
@@ -356,15 +283,8 @@ export class WsSession implements FrameSink {
    * once. Throws when permessage-deflate is not in force.
    */
   setDeflateOptions(tuning: Partial<DeflateTuning>): void {
-    if (!this.agreement) throw usage("INVALID_STATE", "permessage-deflate is not in force on this connection");
-    const update = definedTuning(tuning);
-    checkTuning(update);
-    const before = this.deflaterSettings();
-    this.tuning = { ...this.tuning, ...update };
-    const after = this.deflaterSettings();
-    if (before.level !== after.level || before.memLevel !== after.memLevel || before.windowBits !== after.windowBits) {
-      this.deflater!.reconfigure(after);
-    }
+    if (!this.pmd) throw usage("INVALID_STATE", "permessage-deflate is not in force on this connection");
+    this.pmd.retune(tuning);
   }
 
   /**
@@ -375,26 +295,14 @@ export class WsSession implements FrameSink {
   dispose(): void {
     this.inputEnded = true;
     this.stateValue = "closed";
-    this.dropPieces();
-    this.dropPongs();
-    this.deflater?.release();
-    this.inflater?.release();
-  }
-
-  private deflaterSettings(): ZlibSettings {
-    const a = this.agreement!;
-    const agreed = this.role === "server" ? a.serverMaxWindowBits : a.clientMaxWindowBits;
-    return {
-      windowBits: Math.min(agreed, this.tuning.windowBits),
-      level: this.tuning.level,
-      memLevel: this.tuning.memLevel,
-      strategy: 0,
-    };
+    this.incoming?.drop();
+    this.owedPongs = null;
+    this.pmd?.release();
   }
 
   /** Are there control frames owed to the peer? */
   get hasOwedFrames(): boolean {
-    return this.owedPong !== null || this.owedClose !== null;
+    return this.owedPongs !== null || this.owedClose !== null;
   }
 
   /**
@@ -403,20 +311,18 @@ export class WsSession implements FrameSink {
    */
   takeOwedFrames(out: Uint8Array[]): number {
     let bytes = 0;
-    if (this.owedPong) {
+    if (this.owedPongs) {
       if (!this.closeSent) {
-        bytes += encodeFrame(out, Opcode.PONG, this.owedPong, { mask: this.mask });
-        const later = this.laterPongs;
-        if (later) for (const payload of later) bytes += encodeFrame(out, Opcode.PONG, payload, { mask: this.mask });
+        for (const payload of this.owedPongs) bytes += encodeFrame(out, Opcode.PONG, payload, { mask: this.mask });
       }
-      this.dropPongs();
+      this.owedPongs = null;
     }
     if (this.owedClose) {
       bytes += encodeFrame(out, Opcode.CLOSE, this.owedClose, { mask: this.mask });
       this.owedClose = null;
       this.closeSent = true;
       // No data follows a close: the compressor is needless from here on.
-      this.deflater?.release();
+      this.pmd?.deflater.release();
       // After failing there is no close to wait for (RFC 6455 §7.1.7).
       this.stateValue = this.closeReceived || this.failed ? "closed" : "closing";
     }
@@ -448,23 +354,26 @@ export class WsSession implements FrameSink {
       throw usage("INVALID_ARGUMENT", `opcode ${opcode} is not a data opcode (use ping() or close() for control frames)`);
     }
     const starts = opcode !== Opcode.CONTINUATION;
-    const deflater = this.deflater;
-    if (starts) {
-      this.sendCompressed = deflater !== null && (options?.compress ?? payload.length >= this.tuning.threshold);
-    } else if (deflater && options?.compress !== undefined && options.compress !== this.sendCompressed) {
-      throw usage("INVALID_ARGUMENT", "whether a message is compressed is decided by its first frame; a continuation cannot change it");
-    }
+    const pmd = this.pmd;
     let data = payload;
-    if (this.sendCompressed) {
-      data = deflater!.compress(payload, fin);
-      const sent = this.stats!.sent;
-      sent.plainBytes += payload.length;
-      sent.compressedBytes += data.length;
-      if (fin) sent.messages++;
+    let rsv1 = false;
+    if (pmd !== null) {
+      if (starts) {
+        pmd.sending = options?.compress ?? payload.length >= pmd.tuning.threshold;
+      } else if (options?.compress !== undefined && options.compress !== pmd.sending) {
+        throw usage("INVALID_ARGUMENT", "whether a message is compressed is decided by its first frame; a continuation cannot change it");
+      }
+      if (pmd.sending) {
+        data = pmd.deflater.compress(payload, fin);
+        const sent = pmd.stats.sent;
+        sent.plainBytes += payload.length;
+        sent.compressedBytes += data.length;
+        if (fin) sent.messages++;
+        // RSV1 marks the first frame of a compressed message only (RFC 7692 §6).
+        rsv1 = starts;
+      }
     }
     this.sendingFragmented = !fin;
-    // RSV1 marks the first frame of a compressed message only (RFC 7692 §6).
-    const rsv1 = this.sendCompressed && starts;
     // One frame, the common case: no options objects, the checks above stand for encodeFrame's.
     if (this.maxOutgoingFrame === 0) return appendFrame(out, opcode, data, fin, rsv1, this.mask);
     if (fin && starts) {
@@ -514,98 +423,96 @@ export class WsSession implements FrameSink {
   // ---- FrameSink -------------------------------------------------------------------
 
   onFrameHeader(header: FrameHeader): void {
-    this.frame = header;
     const op = header.opcode;
     if (op >= Opcode.CLOSE) {
-      this.controlLength = 0;
       this.control = header.payloadLength > 0 ? Buffer.allocUnsafe(header.payloadLength) : null;
       return;
     }
+    // A continuation follows a first frame (the parser sees to it), which made this.
+    const m = (this.incoming ??= new IncomingMessage());
+    const pmd = this.pmd;
     if (op !== Opcode.CONTINUATION) {
-      this.messageOpen = true;
-      this.messageBinary = op === Opcode.BINARY;
-      this.messageFirstPiece = true;
-      this.messageHeld = 0;
-      this.messageSize = 0;
-      if (!this.messageBinary) {
-        if (this.utf8 === null) this.utf8 = new Utf8Validator();
-        else this.utf8.reset();
+      m.start(op === Opcode.BINARY);
+      if (pmd !== null) {
+        pmd.receiving = header.rsv1;
+        pmd.compressedInMessage = 0;
+        pmd.messageEnding = false;
       }
-      this.messageCompressed = header.rsv1 && this.inflater !== null;
-      this.compressedInMessage = 0;
-      this.messageEnding = false;
     }
-    if (this.messageCompressed) {
+    if (pmd !== null && pmd.receiving) {
       // Declared lengths are compressed bytes, which are not held: the limit applies to
       // what they inflate to, as it comes out (takeInflated). Each fragment still costs
       // its overhead, so the budget does not depend on how the input was chunked.
       if (this.delivery === "message" && header.payloadLength > 0) {
-        this.messageHeld += this.limits.fragmentOverhead;
-        if (this.messageHeld > this.limits.maxMessageSize + this.limits.fragmentOverhead) {
-          this.tooLarge("message", this.messageHeld, this.limits.maxMessageSize);
+        m.held += this.limits.fragmentOverhead;
+        if (m.held > this.limits.maxMessageSize + this.limits.fragmentOverhead) {
+          this.tooLarge("message", m.held, this.limits.maxMessageSize);
         }
       }
       return;
     }
     // The frame limit is the parser's; the message limit is checked as bytes arrive,
     // but a declared length that cannot fit is refused before any of it is held.
-    if (this.messageSize + header.payloadLength > this.limits.maxMessageSize) {
-      this.tooLarge("message", this.messageSize + header.payloadLength, this.limits.maxMessageSize);
+    if (m.size + header.payloadLength > this.limits.maxMessageSize) {
+      this.tooLarge("message", m.size + header.payloadLength, this.limits.maxMessageSize);
       return;
     }
     // The overhead is charged once per fragment, here, not per received piece: per piece,
     // the same message would cost more the more finely the input happened to be chunked
     // (a message fed byte by byte paid 64 bytes per byte) and fit or not by chance.
     if (this.delivery === "message" && header.payloadLength > 0) {
-      this.messageHeld += header.payloadLength + this.limits.fragmentOverhead;
-      if (this.messageHeld > this.limits.maxMessageSize + this.limits.fragmentOverhead) {
-        this.tooLarge("message", this.messageHeld, this.limits.maxMessageSize);
+      m.held += header.payloadLength + this.limits.fragmentOverhead;
+      if (m.held > this.limits.maxMessageSize + this.limits.fragmentOverhead) {
+        this.tooLarge("message", m.held, this.limits.maxMessageSize);
         return;
       }
       // A binary message in one masked frame: nothing looks at its bytes before the
-      // end, so they are unmasked then, in the copy that joins its pieces (takeMessage).
-      if (header.masked && header.fin && this.messageBinary && op !== Opcode.CONTINUATION) {
-        this.parser.leaveMasked();
-        this.piecesMasked = true;
+      // end, so they are unmasked then, in the copy that joins its pieces (take).
+      if (header.masked && header.fin && m.binary && op !== Opcode.CONTINUATION) {
+        this.parser!.leaveMasked();
+        m.piecesMasked = true;
       }
     }
   }
 
   onFramePayload(data: Buffer, remaining: number): void {
-    const header = this.frame!;
+    // The parser is the header of the frame it is reading.
+    const header: FrameHeader = this.parser!;
     if (header.opcode >= Opcode.CLOSE) {
-      data.copy(this.control!, this.controlLength);
-      this.controlLength += data.length;
+      // Where this piece goes: what came before it is the length less what is still to come.
+      data.copy(this.control!, header.payloadLength - remaining - data.length);
       return;
     }
-    if (this.messageCompressed) {
-      this.compressedInMessage += data.length;
-      this.stats!.received.compressedBytes += data.length;
-      this.frameRemaining = remaining;
+    const m = this.incoming!;
+    const pmd = this.pmd;
+    if (pmd !== null && pmd.receiving) {
+      pmd.compressedInMessage += data.length;
+      pmd.stats.received.compressedBytes += data.length;
+      pmd.frameRemaining = remaining;
       const last = header.fin && remaining === 0;
-      this.inflater!.push(data, last);
-      if (last) this.messageEnding = true;
-      this.drain();
+      pmd.inflater.push(data, last);
+      if (last) pmd.messageEnding = true;
+      this.drain(pmd);
       return;
     }
-    if (!this.messageBinary && !this.utf8!.push(data)) {
+    if (!m.binary && !m.utf8!.push(data)) {
       this.fail(CloseCode.INVALID_PAYLOAD, "text message is not valid UTF-8");
       return;
     }
-    this.messageSize += data.length;
+    m.size += data.length;
     if (this.delivery === "fragment") {
       const final = header.fin && remaining === 0;
-      if (final && !this.messageBinary && !this.utf8!.finish()) {
+      if (final && !m.binary && !m.utf8!.finish()) {
         this.fail(CloseCode.INVALID_PAYLOAD, "text message ends inside a UTF-8 sequence");
         return;
       }
-      const first = this.messageFirstPiece;
-      this.messageFirstPiece = false;
-      if (final) this.messageOpen = false;
-      this.events.onFragment(data, { first, final, binary: this.messageBinary, remaining });
+      const first = m.atFirstPiece;
+      m.atFirstPiece = false;
+      if (final) m.open = false;
+      this.events.onFragment(data, { first, final, binary: m.binary, remaining });
       return;
     }
-    this.holdPiece(data);
+    m.hold(data);
   }
 
   onFrameEnd(header: FrameHeader): void {
@@ -619,42 +526,44 @@ export class WsSession implements FrameSink {
       return;
     }
     if (!header.fin) return;
-    if (this.messageCompressed) {
+    const m = this.incoming!;
+    const pmd = this.pmd;
+    if (pmd !== null && pmd.receiving) {
       // A last frame with payload queued the tail with its last byte; the message ended
       // when the inflater ran dry (or will, when the backlog is done).
       if (header.payloadLength > 0) return;
-      if (this.compressedInMessage === 0) {
+      if (pmd.compressedInMessage === 0) {
         // No compressed byte at all: an empty message (the inflater is not involved, so a
         // peer that sends RSV1 with nothing cannot leave it inside a half-read block).
-        this.endCompressedMessage(emptyBuffer);
+        this.endCompressedMessage(pmd, emptyBuffer);
         return;
       }
-      this.inflater!.push(emptyBuffer, true);
-      this.messageEnding = true;
-      this.frameRemaining = 0;
-      this.drain();
+      pmd.inflater.push(emptyBuffer, true);
+      pmd.messageEnding = true;
+      pmd.frameRemaining = 0;
+      this.drain(pmd);
       return;
     }
-    if (!this.messageBinary && !this.utf8!.finish()) {
+    if (!m.binary && !m.utf8!.finish()) {
       this.fail(CloseCode.INVALID_PAYLOAD, "text message ends inside a UTF-8 sequence");
       return;
     }
     if (this.delivery === "fragment") {
       // A FIN frame with no payload: the empty final piece still has to be told.
-      if (this.messageOpen) {
-        const first = this.messageFirstPiece;
-        this.messageOpen = false;
-        this.events.onFragment(emptyBuffer, { first, final: true, binary: this.messageBinary, remaining: 0 });
+      if (m.open) {
+        const first = m.atFirstPiece;
+        m.open = false;
+        this.events.onFragment(emptyBuffer, { first, final: true, binary: m.binary, remaining: 0 });
       }
       return;
     }
-    this.messageOpen = false;
-    this.events.onMessage(this.takeMessage(), this.messageBinary);
+    m.open = false;
+    this.events.onMessage(m.take(this.parser!), m.binary);
   }
 
   onProtocolError(closeCode: number, message: string): void {
     if (closeCode === CloseCode.MESSAGE_TOO_BIG) {
-      const size = this.parser.declaredLength;
+      const size = this.parser!.declaredLength;
       this.fail(closeCode, message, { kind: "frame", size, limit: this.limits.maxFramePayload }, false);
       return;
     }
@@ -668,130 +577,92 @@ export class WsSession implements FrameSink {
    * Stops with `backlog` set when the budget is spent or an event paused rx with input
    * left; the parser is then paused until a later call finishes the work.
    */
-  private drain(): void {
-    const inflater = this.inflater!;
+  private drain(pmd: SessionDeflate): void {
+    const inflater = pmd.inflater;
     while (!this.inputEnded) {
       const more = inflater.hasMore;
-      if (!more && !this.messageEnding) {
-        this.backlog = false;
+      if (!more && !pmd.messageEnding) {
+        pmd.backlog = false;
         return;
       }
-      if (this.userPaused || (more && this.rxBudget <= 0)) {
+      if (this.userPaused || (more && pmd.rxBudget <= 0)) {
         inflater.keepInput();
-        this.backlog = true;
-        this.parser.pause();
+        pmd.backlog = true;
+        this.parser!.pause();
         return;
       }
       if (!more) {
-        this.backlog = false;
-        this.endCompressedMessage(emptyBuffer);
+        pmd.backlog = false;
+        this.endCompressedMessage(pmd, emptyBuffer);
         return;
       }
       const scratch = inflateScratch();
       // At most one byte past the limit is ever inflated: that byte is what proves it.
-      const cap = Math.min(this.rxBudget, scratch.length, this.limits.maxMessageSize - this.messageSize + 1);
+      const cap = Math.min(pmd.rxBudget, scratch.length, this.limits.maxMessageSize - this.incoming!.size + 1);
       const n = inflater.read(scratch, cap);
       if (n < 0) {
         this.fail(CloseCode.INVALID_PAYLOAD, `invalid compressed data: ${inflater.error ?? "zlib error"}`);
         return;
       }
-      this.rxBudget -= n;
-      this.stats!.received.inflatedBytes += n;
+      pmd.rxBudget -= n;
+      pmd.stats.received.inflatedBytes += n;
       if (n === 0) continue;
       // Copied out of the shared scratch before any event can run.
       const piece = Buffer.from(scratch.subarray(0, n));
-      if (this.messageEnding && !inflater.hasMore) {
-        this.backlog = false;
-        this.endCompressedMessage(piece);
+      if (pmd.messageEnding && !inflater.hasMore) {
+        pmd.backlog = false;
+        this.endCompressedMessage(pmd, piece);
         return;
       }
       this.takeInflated(piece, false);
     }
   }
 
-  private endCompressedMessage(last: Buffer): void {
-    this.messageEnding = false;
-    this.inflater!.endMessage();
-    this.stats!.received.messages++;
+  private endCompressedMessage(pmd: SessionDeflate, last: Buffer): void {
+    pmd.messageEnding = false;
+    pmd.inflater.endMessage();
+    pmd.stats.received.messages++;
     this.takeInflated(last, true);
   }
 
   /** One inflated piece: checked (UTF-8, limits) like received payload, then delivered or held. */
   private takeInflated(piece: Buffer, final: boolean): void {
+    const m = this.incoming!;
     const limit = this.limits.maxMessageSize;
     if (piece.length > 0) {
-      if (!this.messageBinary && !this.utf8!.push(piece)) {
+      if (!m.binary && !m.utf8!.push(piece)) {
         this.fail(CloseCode.INVALID_PAYLOAD, "text message is not valid UTF-8");
         return;
       }
-      this.messageSize += piece.length;
-      if (this.messageSize > limit) {
-        this.tooLarge("message", this.messageSize, limit);
+      m.size += piece.length;
+      if (m.size > limit) {
+        this.tooLarge("message", m.size, limit);
         return;
       }
       if (this.delivery === "message") {
-        this.messageHeld += piece.length;
-        if (this.messageHeld > limit + this.limits.fragmentOverhead) {
-          this.tooLarge("message", this.messageHeld, limit);
+        m.held += piece.length;
+        if (m.held > limit + this.limits.fragmentOverhead) {
+          this.tooLarge("message", m.held, limit);
           return;
         }
       }
     }
-    if (final && !this.messageBinary && !this.utf8!.finish()) {
+    if (final && !m.binary && !m.utf8!.finish()) {
       this.fail(CloseCode.INVALID_PAYLOAD, "text message ends inside a UTF-8 sequence");
       return;
     }
     if (this.delivery === "fragment") {
       if (piece.length === 0 && !final) return;
-      const first = this.messageFirstPiece;
-      this.messageFirstPiece = false;
-      if (final) this.messageOpen = false;
-      this.events.onFragment(piece, { first, final, binary: this.messageBinary, remaining: final ? 0 : this.frameRemaining });
+      const first = m.atFirstPiece;
+      m.atFirstPiece = false;
+      if (final) m.open = false;
+      this.events.onFragment(piece, { first, final, binary: m.binary, remaining: final ? 0 : this.pmd!.frameRemaining });
       return;
     }
-    if (piece.length > 0) this.holdPiece(piece);
+    if (piece.length > 0) m.hold(piece);
     if (!final) return;
-    this.messageOpen = false;
-    this.events.onMessage(this.takeMessage(), this.messageBinary);
-  }
-
-  private holdPiece(piece: Buffer): void {
-    if (this.firstPiece === null) this.firstPiece = piece;
-    else (this.morePieces ??= []).push(piece);
-  }
-
-  /** The assembled message: its one piece as it is, or the pieces copied together. */
-  private takeMessage(): Buffer {
-    const first = this.firstPiece;
-    const more = this.morePieces;
-    const masked = this.piecesMasked;
-    this.firstPiece = null;
-    this.morePieces = null;
-    this.piecesMasked = false;
-    if (first === null) return emptyBuffer;
-    if (more === null) {
-      if (masked) this.parser.unmask(first, 0);
-      return first;
-    }
-    if (!masked) return Buffer.concat([first, ...more], this.messageSize);
-    // Unmask while copying. The copy starts at the first piece's word alignment, so the
-    // pieces after it (whole reads, mostly multiples of 4 bytes) line up word for word.
-    const parser = this.parser;
-    const shift = first.byteOffset & 3;
-    const whole = Buffer.allocUnsafe(this.messageSize + shift).subarray(shift);
-    parser.unmaskInto(whole, first, 0);
-    let at = first.length;
-    for (const piece of more) {
-      parser.unmaskInto(whole.subarray(at), piece, at);
-      at += piece.length;
-    }
-    return whole;
-  }
-
-  private dropPieces(): void {
-    this.firstPiece = null;
-    this.morePieces = null;
-    this.piecesMasked = false;
+    m.open = false;
+    this.events.onMessage(m.take(this.parser!), m.binary);
   }
 
   private onPingFrame(payload: Buffer): void {
@@ -801,24 +672,14 @@ export class WsSession implements FrameSink {
 
   /** Queue a pong (the payload is already a copy: see onFrameHeader), within the bounds. */
   private owePong(payload: Buffer): void {
-    this.owedPongBytes += payload.length;
-    if (this.owedPong === null) {
-      this.owedPong = payload;
-      return;
-    }
-    const later = (this.laterPongs ??= []);
-    later.push(payload);
+    const owed = (this.owedPongs ??= []);
+    owed.push(payload);
+    let bytes = 0;
+    for (const p of owed) bytes += p.length;
     // Over a bound: drop the oldest until within it (the newest always stays, ≤ 125 bytes).
-    while (later.length >= MAX_OWED_PONGS || (this.owedPongBytes > MAX_OWED_PONG_BYTES && later.length > 0)) {
-      this.owedPongBytes -= this.owedPong!.length;
-      this.owedPong = later.shift()!;
+    while (owed.length > MAX_OWED_PONGS || (bytes > MAX_OWED_PONG_BYTES && owed.length > 1)) {
+      bytes -= owed.shift()!.length;
     }
-  }
-
-  private dropPongs(): void {
-    this.owedPong = null;
-    this.laterPongs = null;
-    this.owedPongBytes = 0;
   }
 
   private onCloseFrame(payload: Buffer): void {
@@ -843,8 +704,8 @@ export class WsSession implements FrameSink {
     }
     this.closeReceived = true;
     this.inputEnded = true;
-    this.dropPieces();
-    this.inflater?.release();
+    this.incoming?.drop();
+    this.pmd?.inflater.release();
     const initiatedByPeer = !this.closing;
     if (initiatedByPeer) {
       // Echo the peer's code (RFC 6455 §5.5.1); an empty close is answered empty.
@@ -853,8 +714,8 @@ export class WsSession implements FrameSink {
     } else if (this.closeSent) {
       this.stateValue = "closed";
     }
-    this.dropPongs();
-    this.parser.pause();
+    this.owedPongs = null;
+    this.parser!.pause();
     this.events.onClose(code, reason, initiatedByPeer);
   }
 
@@ -871,9 +732,9 @@ export class WsSession implements FrameSink {
     if (this.inputEnded) return;
     this.inputEnded = true;
     this.failed = true;
-    this.dropPieces();
-    this.inflater?.release();
-    this.dropPongs();
+    this.incoming?.drop();
+    this.pmd?.inflater.release();
+    this.owedPongs = null;
     if (!this.closing) {
       // Our messages are ASCII, so cutting at 123 bytes cannot split a UTF-8 sequence.
       this.owedClose = closePayload(code, Buffer.from(message, "utf8").subarray(0, 123));
@@ -885,7 +746,7 @@ export class WsSession implements FrameSink {
       // decides when the close goes out after a failure.
       this.stateValue = "closed";
     }
-    if (stopParser) this.parser.pause();
+    if (stopParser) this.parser?.pause();
     this.events.onPeerError(new PeerError(code, message), tooLarge);
   }
 }

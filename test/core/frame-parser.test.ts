@@ -444,6 +444,24 @@ describe("frame parser", () => {
     });
   });
 
+  describe("the header it hands the sink", () => {
+    it("is the parser itself, describing the frame being read (and, between frames, the last one)", () => {
+      const seen: unknown[] = [];
+      const parser: FrameParser = new FrameParser(serverOptions, {
+        onFrameHeader(h) { seen.push(h === parser); },
+        onFramePayload() {},
+        onFrameEnd(h) { seen.push(h === parser, h.opcode, h.payloadLength); },
+        onProtocolError() {},
+      });
+      parser.push(cat(raw({ opcode: Opcode.TEXT, payload: "ab" }), raw({ opcode: Opcode.PING })));
+      expect(seen).toEqual([true, true, Opcode.TEXT, 2, true, true, Opcode.PING, 0]);
+      const { fin, rsv1, rsv2, rsv3, opcode, masked, payloadLength } = parser;
+      expect({ fin, rsv1, rsv2, rsv3, opcode, masked, payloadLength }).toEqual({
+        fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: Opcode.PING, masked: true, payloadLength: 0,
+      });
+    });
+  });
+
   describe("after a protocol error", () => {
     it("reports once, then consumes and ignores all further input", () => {
       const rec = new Recorder();

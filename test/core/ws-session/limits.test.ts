@@ -1,6 +1,7 @@
 import { Buffer } from "node:buffer";
 import { describe, expect, it } from "vitest";
 import { Opcode } from "../../../src/core/frame.js";
+import { defaultLimits } from "../../../src/core/ws-session.js";
 import { expectOwedClose, hex, inbound, inboundHeaderSize, newSession, pattern, roles, run, runAtEverySplit } from "./harness.js";
 import type { RawFrame } from "./harness.js";
 import { splitPoints } from "../../helpers/splits.js";
@@ -172,4 +173,28 @@ describe("WsSession: limits are byte budgets", () => {
       });
     });
   }
+});
+
+describe("WsSession: limits are shared, not copied per session", () => {
+  it("without limits a session reads the defaults themselves", () => {
+    expect(newSession("server").session.limits).toBe(defaultLimits);
+    expect(Object.isFrozen(defaultLimits)).toBe(true);
+  });
+
+  it("sessions made from one frozen overrides object share one merged, frozen limits object", () => {
+    const limits = Object.freeze({ maxMessageSize: 1000 });
+    const a = newSession("server", { limits }).session;
+    const b = newSession("client", { limits }).session;
+    expect(a.limits).toBe(b.limits);
+    expect(a.limits).toEqual({ ...defaultLimits, maxMessageSize: 1000 });
+    expect(Object.isFrozen(a.limits)).toBe(true);
+  });
+
+  it("an overrides object that is not frozen may change, so each session reads it anew", () => {
+    const limits = { maxMessageSize: 1000 };
+    const a = newSession("server", { limits }).session;
+    limits.maxMessageSize = 2000;
+    const b = newSession("server", { limits }).session;
+    expect([a.limits.maxMessageSize, b.limits.maxMessageSize]).toEqual([1000, 2000]);
+  });
 });
