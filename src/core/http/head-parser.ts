@@ -8,6 +8,14 @@
  * Only the unfinished line is copied and held, and never more than `maxHeadBytes`
  * of head are accepted: the limit is enforced as bytes arrive, not at the blank line.
  *
+ * A complete line is read twice at most. First a scan in place, one pass over its bytes
+ * with no view or copy made, which accepts only a well-formed line and makes its strings
+ * once: every line of an ordinary head (a handshake's) ends there. A line the scan
+ * declines is read again by the checked path, which tests the rules in a fixed order (NUL,
+ * bare CR, then the line's own grammar) so a refusal names the same fault however the line
+ * arrived. The checked path also accepts what it finds well-formed, so a scan that declines
+ * too much costs time, never a different verdict.
+ *
  * The grammar is the strict one. A head that a lenient intermediary could read
  * differently from us (obs-fold, whitespace before the colon, bare CR, NUL, ambiguous
  * message length) is refused, because such disagreements are how requests are smuggled.
@@ -80,6 +88,34 @@ function hex(byte: number): string {
   return "0x" + byte.toString(16).padStart(2, "0");
 }
 
+/** Where the first LF in bytes [from, to) is, or -1; bytes past `to` are not looked at. */
+function indexOfLf(chunk: Buffer, from: number, to: number): number {
+  if (to === chunk.length) return chunk.indexOf(LF, from);
+  const at = chunk.subarray(from, to).indexOf(LF);
+  return at === -1 ? -1 : from + at;
+}
+
+/** A byte no field value or reason phrase may hold: the controls but HTAB, and DEL. */
+function isControl(c: number): boolean {
+  return c < 0x20 ? c !== HTAB : c === 0x7f;
+}
+
+function isBlank(c: number): boolean {
+  return c === SP || c === HTAB;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/** Are the 8 bytes at `at` "HTTP/1." and a digit? Other versions go the checked way. */
+function isHttp1At(bytes: Buffer, at: number): boolean {
+  return (
+    bytes[at] === 0x48 && bytes[at + 1] === 0x54 && bytes[at + 2] === 0x54 && bytes[at + 3] === 0x50 &&
+    bytes[at + 4] === 0x2f && bytes[at + 5] === 0x31 && bytes[at + 6] === 0x2e && isDigit(bytes[at + 7]!)
+  );
+}
+
 abstract class HeadParser<H> {
   protected readonly maxHeadBytes: number;
   protected readonly maxTargetLength: number;
@@ -106,6 +142,12 @@ abstract class HeadParser<H> {
   protected abstract status(requestStatus: number): number;
   /** "request" or "response", for messages. */
   protected abstract readonly what: string;
+  /**
+   * The scan of a start line, bytes [start, end) without the line end: true when it is
+   * well-formed HTTP/1.x, after keeping its parts; false, with nothing kept, otherwise.
+   */
+  protected abstract scanStartLine(bytes: Buffer, start: number, end: number): boolean;
+  /** The checked reading of a start line the scan declined (NUL and bare CR ruled out). */
   protected abstract parseStartLine(line: Buffer, lineNo: number): ErrorResult | undefined;
   protected abstract finish(): { kind: "done"; head: H } | ErrorResult;
   /** The error for a head that crossed maxHeadBytes while `line` was unfinished. */
@@ -142,31 +184,33 @@ abstract class HeadParser<H> {
       const budget = this.maxHeadBytes - this.#seen;
       // One byte past the budget is enough to see the limit crossed; never search further.
       const end = Math.min(chunk.length, pos + budget + 1);
-      const lf = chunk.subarray(pos, end).indexOf(LF);
-      if (lf === -1) {
-        const segment = chunk.subarray(pos, end);
-        if (this.#seen + segment.length > this.maxHeadBytes) {
-          return this.tooLarge(Buffer.concat([this.#partialView(), segment]), !this.#sawStartLine);
+      const lfAt = indexOfLf(chunk, pos, end);
+      if (lfAt === -1) {
+        if (this.#seen + (end - pos) > this.maxHeadBytes) {
+          const held = Buffer.concat([this.#partialView(), chunk.subarray(pos, end)]);
+          return this.tooLarge(held, !this.#sawStartLine);
         }
-        this.#appendPartial(segment);
-        this.#seen += segment.length;
+        this.#appendPartial(chunk, pos, end);
+        this.#seen += end - pos;
         return { kind: "incomplete" };
       }
-      const lfAt = pos + lf;
-      this.#seen += lf + 1;
-      let line: Buffer;
-      if (this.#partialLength === 0) {
-        line = chunk.subarray(pos, lfAt);
-      } else {
-        this.#appendPartial(chunk.subarray(pos, lfAt));
-        line = this.#partialView();
+      this.#seen += lfAt - pos + 1;
+      // The line is bytes [from, to) of `bytes`: the chunk itself, or the held copy when
+      // the line began in an earlier chunk.
+      let bytes = chunk;
+      let from = pos;
+      let to = lfAt;
+      if (this.#partial !== null && this.#partialLength !== 0) {
+        this.#appendPartial(chunk, pos, lfAt);
+        bytes = this.#partial;
+        from = 0;
+        to = this.#partialLength;
         this.#partialLength = 0;
       }
-      if (this.#seen > this.maxHeadBytes) return this.tooLarge(line, !this.#sawStartLine);
+      if (this.#seen > this.maxHeadBytes) return this.tooLarge(bytes.subarray(from, to), !this.#sawStartLine);
       pos = lfAt + 1;
 
-      const lineNo = this.#lineNo++;
-      const outcome = this.#line(line, lineNo);
+      const outcome = this.#line(bytes, from, to, this.#lineNo++);
       if (outcome === "end") {
         const finished = this.finish();
         if (finished.kind === "error") return finished;
@@ -177,7 +221,48 @@ abstract class HeadParser<H> {
     return { kind: "incomplete" };
   }
 
-  #line(raw: Buffer, lineNo: number): ErrorResult | "end" | undefined {
+  /** One complete line, bytes [start, stop) of `bytes` without its LF. */
+  #line(bytes: Buffer, start: number, stop: number, lineNo: number): ErrorResult | "end" | undefined {
+    // Without the CR of a CRLF. Any other CR, like any NUL, makes the scans decline.
+    const end = stop > start && bytes[stop - 1] === CR ? stop - 1 : stop;
+    const startLine = !this.#sawStartLine;
+    if (startLine) {
+      // RFC 7230 §3.5: empty lines before the start line are leftovers of a previous
+      // message's CRLF and are skipped; they still count against maxHeadBytes.
+      if (end === start) return undefined;
+      this.#sawStartLine = true;
+      if (this.scanStartLine(bytes, start, end)) return undefined;
+    } else {
+      if (end === start) return "end";
+      if (this.#scanHeaderLine(bytes, start, end)) return this.#checkHeaderCount();
+    }
+    return this.#checkedLine(bytes.subarray(start, stop), lineNo, startLine);
+  }
+
+  /**
+   * The scan of a header line: true when it is `token ":" OWS value OWS` with no control
+   * character in the value, after appending the field; false, with nothing done, otherwise.
+   */
+  #scanHeaderLine(bytes: Buffer, start: number, end: number): boolean {
+    let colon = start;
+    while (colon < end && TCHAR[bytes[colon]!] === 1) colon++;
+    if (colon === start || colon === end || bytes[colon] !== COLON) return false;
+    let from = colon + 1;
+    let to = end;
+    for (let i = from; i < to; i++) {
+      if (isControl(bytes[i]!)) return false;
+    }
+    while (from < to && isBlank(bytes[from]!)) from++;
+    while (to > from && isBlank(bytes[to - 1]!)) to--;
+    // One string for the line; name and value are slices of it. latin1 keeps every
+    // obs-text byte as one character, so nothing is lost or replaced.
+    const text = bytes.toString("latin1", start, to);
+    this.headers.append(text.slice(0, colon - start), text.slice(from - start));
+    return true;
+  }
+
+  /** The checked reading of a line the scans declined: the first rule it breaks, if any. */
+  #checkedLine(raw: Buffer, lineNo: number, startLine: boolean): ErrorResult | undefined {
     const nul = raw.indexOf(0);
     if (nul !== -1) return this.fail(400, `NUL byte in line ${lineNo} of the ${this.what} head`);
     const length = raw.length > 0 && raw[raw.length - 1] === CR ? raw.length - 1 : raw.length;
@@ -185,15 +270,7 @@ abstract class HeadParser<H> {
     if (line.indexOf(CR) !== -1) {
       return this.fail(400, `bare CR not followed by LF in line ${lineNo} of the ${this.what} head`);
     }
-    if (!this.#sawStartLine) {
-      // RFC 7230 §3.5: empty lines before the start line are leftovers of a previous
-      // message's CRLF and are skipped; they still count against maxHeadBytes.
-      if (line.length === 0) return undefined;
-      this.#sawStartLine = true;
-      return this.parseStartLine(line, lineNo);
-    }
-    if (line.length === 0) return "end";
-    return this.#headerLine(line, lineNo);
+    return startLine ? this.parseStartLine(line, lineNo) : this.#headerLine(line, lineNo);
   }
 
   #headerLine(line: Buffer, lineNo: number): ErrorResult | undefined {
@@ -226,20 +303,21 @@ abstract class HeadParser<H> {
 
     let start = i + 1;
     let end = line.length;
-    while (start < end && (line[start] === SP || line[start] === HTAB)) start++;
-    while (end > start && (line[end - 1] === SP || line[end - 1] === HTAB)) end--;
+    while (start < end && isBlank(line[start]!)) start++;
+    while (end > start && isBlank(line[end - 1]!)) end--;
     for (let j = start; j < end; j++) {
       const c = line[j]!;
-      if ((c < 0x20 && c !== HTAB) || c === 0x7f) {
+      if (isControl(c)) {
         return this.fail(400, `header "${name}" (line ${lineNo}): value contains control character ${hex(c)}`);
       }
     }
-    // latin1 keeps every obs-text byte as one character, so nothing is lost or replaced.
     this.headers.append(name, line.subarray(start, end).toString("latin1"));
-    if (this.headers.size > this.maxHeaderCount) {
-      return this.fail(431, `${this.what} head has more than ${this.maxHeaderCount} header fields`);
-    }
-    return undefined;
+    return this.#checkHeaderCount();
+  }
+
+  #checkHeaderCount(): ErrorResult | undefined {
+    if (this.headers.size <= this.maxHeaderCount) return undefined;
+    return this.fail(431, `${this.what} head has more than ${this.maxHeaderCount} header fields`);
   }
 
   /**
@@ -269,9 +347,10 @@ abstract class HeadParser<H> {
     return this.#partial === null ? Buffer.alloc(0) : this.#partial.subarray(0, this.#partialLength);
   }
 
-  #appendPartial(bytes: Buffer): void {
-    if (bytes.length === 0) return;
-    const needed = this.#partialLength + bytes.length;
+  /** Hold bytes [from, to) of `src` at the end of the unfinished line. */
+  #appendPartial(src: Buffer, from: number, to: number): void {
+    if (to === from) return;
+    const needed = this.#partialLength + (to - from);
     if (this.#partial === null || this.#partial.length < needed) {
       // Doubling keeps copying linear; the cap keeps a held line within the head budget.
       let size = Math.max(256, this.#partial?.length ?? 0);
@@ -280,7 +359,7 @@ abstract class HeadParser<H> {
       if (this.#partial !== null) this.#partial.copy(grown, 0, 0, this.#partialLength);
       this.#partial = grown;
     }
-    bytes.copy(this.#partial, this.#partialLength);
+    src.copy(this.#partial, this.#partialLength, from, to);
     this.#partialLength = needed;
   }
 }
@@ -317,6 +396,22 @@ export class RequestHeadParser extends HeadParser<HttpRequestHead> {
       }
     }
     return super.tooLarge(line, inStartLine);
+  }
+
+  protected scanStartLine(bytes: Buffer, start: number, end: number): boolean {
+    let sp1 = start;
+    while (sp1 < end && TCHAR[bytes[sp1]!] === 1) sp1++;
+    if (sp1 === start || sp1 === end || bytes[sp1] !== SP) return false;
+    let sp2 = sp1 + 1;
+    while (sp2 < end && bytes[sp2]! > SP && bytes[sp2]! < 0x7f) sp2++;
+    if (sp2 === sp1 + 1 || sp2 - sp1 - 1 > this.maxTargetLength || bytes[sp2] !== SP) return false;
+    if (end - sp2 !== 9 || !isHttp1At(bytes, sp2 + 1)) return false;
+    const text = bytes.toString("latin1", start, sp2);
+    this.#method = text.slice(0, sp1 - start);
+    this.#target = text.slice(sp1 + 1 - start);
+    this.#major = 1;
+    this.#minor = bytes[end - 1]! - 0x30;
+    return true;
   }
 
   protected parseStartLine(line: Buffer, lineNo: number): ErrorResult | undefined {
@@ -389,6 +484,25 @@ export class ResponseHeadParser extends HeadParser<HttpResponseHead> {
     return 0;
   }
 
+  protected scanStartLine(bytes: Buffer, start: number, end: number): boolean {
+    // "HTTP/1.x 101", then nothing or " " and a reason phrase without controls.
+    const length = end - start;
+    if (length < 12 || !isHttp1At(bytes, start) || bytes[start + 8] !== SP) return false;
+    const d0 = bytes[start + 9]!;
+    const d1 = bytes[start + 10]!;
+    const d2 = bytes[start + 11]!;
+    if (!isDigit(d0) || !isDigit(d1) || !isDigit(d2)) return false;
+    if (length > 12 && bytes[start + 12] !== SP) return false;
+    for (let i = start + 13; i < end; i++) {
+      if (isControl(bytes[i]!)) return false;
+    }
+    this.#major = 1;
+    this.#minor = bytes[start + 7]! - 0x30;
+    this.#status = (d0 - 0x30) * 100 + (d1 - 0x30) * 10 + (d2 - 0x30);
+    this.#reason = length > 13 ? bytes.toString("latin1", start + 13, end) : "";
+    return true;
+  }
+
   protected parseStartLine(line: Buffer): ErrorResult | undefined {
     // status-line = HTTP-version SP 3DIGIT SP reason-phrase. A missing "SP reason" is
     // tolerated: some servers send "HTTP/1.1 101" and nothing is ambiguous about it.
@@ -398,7 +512,7 @@ export class ResponseHeadParser extends HeadParser<HttpResponseHead> {
     const reason = m[5] ?? "";
     for (let i = 0; i < reason.length; i++) {
       const c = reason.charCodeAt(i);
-      if ((c < 0x20 && c !== HTAB) || c === 0x7f) {
+      if (isControl(c)) {
         return this.fail(0, `reason phrase contains control character ${hex(c)}`);
       }
     }

@@ -17,6 +17,10 @@ export const TCHAR: Uint8Array = (() => {
   return t;
 })();
 
+function isBlankCode(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
 /** Is `s` a non-empty RFC 7230 token? */
 export function isToken(s: string): boolean {
   if (s.length === 0) return false;
@@ -97,10 +101,18 @@ export class HeaderList implements Iterable<[string, string]> {
    */
   get(name: string): string | undefined {
     const lower = name.toLowerCase();
-    const all = this.getAll(lower);
-    if (all.length === 0) return undefined;
-    if (lower === "set-cookie") return all[0];
-    return all.join(", ");
+    let joined: string | undefined;
+    for (let i = 0; i < this.#lowerNames.length; i++) {
+      if (this.#lowerNames[i] !== lower) continue;
+      const value = this.#values[i]!;
+      if (joined === undefined) {
+        if (lower === "set-cookie") return value;
+        joined = value;
+      } else {
+        joined += ", " + value;
+      }
+    }
+    return joined;
   }
 
   /** Every value of the field, one per received line, in order. */
@@ -115,14 +127,26 @@ export class HeaderList implements Iterable<[string, string]> {
 
   /**
    * The field read as a comma-separated list of case-insensitive tokens (Connection,
-   * Upgrade): split across all its lines, trimmed, lower-cased, empty elements dropped.
+   * Upgrade): split across all its lines, trimmed of spaces and tabs, lower-cased, empty
+   * elements dropped. Read in place by index: it runs on every request (the upgrade check)
+   * and the usual value is a single token.
    */
   tokens(name: string): string[] {
+    const lower = name.toLowerCase();
     const out: string[] = [];
-    for (const v of this.getAll(name)) {
-      for (const part of v.split(",")) {
-        const t = part.replace(/^[ \t]+|[ \t]+$/g, "").toLowerCase();
-        if (t.length > 0) out.push(t);
+    for (let i = 0; i < this.#lowerNames.length; i++) {
+      if (this.#lowerNames[i] !== lower) continue;
+      const value = this.#values[i]!;
+      let from = 0;
+      while (from <= value.length) {
+        let comma = value.indexOf(",", from);
+        if (comma === -1) comma = value.length;
+        let start = from;
+        let end = comma;
+        while (start < end && isBlankCode(value.charCodeAt(start))) start++;
+        while (end > start && isBlankCode(value.charCodeAt(end - 1))) end--;
+        if (end > start) out.push(value.slice(start, end).toLowerCase());
+        from = comma + 1;
       }
     }
     return out;

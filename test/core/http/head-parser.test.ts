@@ -213,6 +213,15 @@ describe("RequestHeadParser: malformed requests", () => {
     expectError(parseRequest("GET / HTTP/0.9\r\n\r\n"), 505, "only HTTP/1.x");
   });
 
+  it("names the first rule a line breaks, in a fixed order: NUL, then bare CR, then the grammar", () => {
+    // Each line breaks two rules; the message must not depend on which one a scan meets first.
+    expectError(parseRequest("GET / HTTP/1.1\r\nX: a\x01b\0\r\n\r\n"), 400, "NUL byte in line 2");
+    expectError(parseRequest("GET / HTTP/1.1\r\nX\x01: a\rb\r\n\r\n"), 400, "bare CR not followed by LF in line 2");
+    expectError(parseRequest("GET / HTTP/1.1\r\n Ho@st: a\r\n\r\n"), 400, "line 2 starts with whitespace");
+    expectError(parseRequest("G(T /\r HTTP/1.1\r\n\r\n"), 400, "bare CR not followed by LF in line 1");
+    expectError(parseRequest("G(T /\x7f HTTP/1.1\r\n\r\n"), 400, 'method "G(T" contains 0x28');
+  });
+
   it("answers 400 to a request with both Content-Length and Transfer-Encoding", () => {
     expectError(
       parseRequest("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"),
@@ -335,6 +344,11 @@ describe("ResponseHeadParser", () => {
     expect(parseResponse("HTTP/1.0 404 Not  Found\r\n\r\n").head).toMatchObject({ versionMinor: 0, reason: "Not  Found" });
   });
 
+  it("keeps the reason phrase as received: tabs, trailing spaces, obs-text", () => {
+    expect(parseResponse("HTTP/1.1 200 \tO\xe9 K \r\n\r\n").head.reason).toBe("\tO\xe9 K ");
+    expect(parseResponse("HTTP/1.9 099 x\n\n").head).toMatchObject({ versionMinor: 9, status: 99, reason: "x" });
+  });
+
   it("reports every error with status 0", () => {
     expectError(parseResponse("ICY 200 OK\r\n\r\n"), 0, 'malformed status line "ICY 200 OK"');
     expectError(parseResponse("HTTP/1.1 1010 X\r\n\r\n"), 0, "malformed status line");
@@ -389,9 +403,17 @@ describe("head parsers: property tests", () => {
   const tokenChars = [...Array(256).keys()].filter((c) => TCHAR[c] === 1).map((c) => String.fromCharCode(c));
   const token = fc.string({ unit: fc.constantFrom(...tokenChars), minLength: 1, maxLength: 12 });
   const visible = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 10 });
+  // Field content: visible ASCII and obs-text, words joined by spaces and tabs.
+  const fieldWord = fc.string({
+    unit: fc.oneof(fc.integer({ min: 0x21, max: 0x7e }), fc.integer({ min: 0x80, max: 0xff })).map((c) => String.fromCharCode(c)),
+    minLength: 1,
+    maxLength: 10,
+  });
   const value = fc.oneof(
     fc.constant(""),
-    fc.array(visible, { minLength: 1, maxLength: 4 }).map((words) => words.join(" ")),
+    fc
+      .tuple(fc.array(fieldWord, { minLength: 1, maxLength: 4 }), fc.constantFrom(" ", "\t", " \t "))
+      .map(([words, blank]) => words.join(blank)),
   );
   const header = fc.tuple(token, value).filter(([n]) => !["content-length", "transfer-encoding"].includes(n.toLowerCase()));
 
@@ -420,6 +442,30 @@ describe("head parsers: property tests", () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+
+  it("round-trips the status line and headers of a random valid response, at random splits", () => {
+    const digit = fc.integer({ min: 0, max: 9 });
+    const reason = fc.oneof(fc.constant(undefined), fc.constant(""), value);
+    fc.assert(
+      fc.property(
+        digit,
+        fc.integer({ min: 0, max: 999 }),
+        reason,
+        fc.array(header, { maxLength: 10 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        (minor, status, phrase, headers, cuts) => {
+          const text =
+            `HTTP/1.${minor} ${String(status).padStart(3, "0")}${phrase === undefined ? "" : " " + phrase}\r\n` +
+            headers.map(([n, v]) => `${n}: ${v}\r\n`).join("") +
+            "\r\n";
+          const r = run(res(), chunked(Buffer.from(text, "latin1"), cuts)) as any;
+          expect(r.kind).toBe("done");
+          expect(r.head).toEqual({ versionMajor: 1, versionMinor: minor, status, reason: phrase ?? "", headers });
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

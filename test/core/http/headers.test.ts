@@ -49,6 +49,20 @@ describe("HeaderList", () => {
     expect(list.tokens("x-none")).toEqual([]);
   });
 
+  it("reads a single token, a trailing comma, blanks only and empty lines alike", () => {
+    const h = new HeaderList([
+      ["Upgrade", "WebSocket"],
+      ["Connection", "Upgrade,"],
+      ["Connection", " \t, ,"],
+      ["Connection", ""],
+      ["TE", "trailers,\tDEFLATE ;q=0.5"],
+    ]);
+    expect(h.tokens("upgrade")).toEqual(["websocket"]);
+    expect(h.tokens("connection")).toEqual(["upgrade"]);
+    expect(h.tokens("te")).toEqual(["trailers", "deflate ;q=0.5"]);
+    expect(h.get("connection")).toBe("Upgrade,,  \t, ,, ");
+  });
+
   it("appends after construction", () => {
     const h = new HeaderList();
     h.append("X-A", "1");
