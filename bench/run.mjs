@@ -336,6 +336,10 @@ async function runOnce(server, scenario, idleConns) {
         await stop(gen, 500);
         error = errorOf(gen, est, "no connections established in 90 s");
       } else {
+        // Two full collections a second apart: after one, RSS still moved by ±0.5 KiB per
+        // connection from run to run (garbage of the handshakes not yet given back).
+        await sleep(1000);
+        await gcServer(server, s.pid);
         await sleep(1000);
         await gcServer(server, s.pid);
         await sleep(200);
@@ -639,8 +643,9 @@ ${body}
 - **Idle memory** (\`loadgen idle\`): K connections are opened (at most 256 handshakes in
   progress) and held; RSS per connection = (VmRSS with K connections − VmRSS before) / K
   from /proc/PID/status. Node servers get a full GC (SIGUSR2 to a preloaded
-  \`bench/servers/gc-signal.mjs\`, run with --expose-gc) before each reading, so the
-  figure is live memory. The deflate variant opens 1,000 connections that each echo one
+  \`bench/servers/gc-signal.mjs\`, run with --expose-gc) before each reading — two, a
+  second apart, before the reading with K connections (after one, the figure still moved by
+  ±0.5 KiB from run to run) — so the figure is live memory. The deflate variant opens 1,000 connections that each echo one
   4 KiB message, so that zlib state is allocated.
 - **Servers**: \`ws\` = ws's \`WebSocketServer\` echo (\`bench/servers/ws-echo.mjs\`) with
   WS_NO_BUFFER_UTIL=1; \`ws + bufferutil\` = the same with bufferutil loaded;
