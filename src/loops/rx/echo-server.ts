@@ -7,9 +7,10 @@
  * each is taken inside the WRITEABLE that writes it: no notice or object per message.
  */
 import { permessageDeflate } from "../../core/deflate/negotiator.js";
-import { lastValueFrom, mergeMap, type SchedulerLike, type Subscription } from "rxjs";
+import { lastValueFrom, type Observer, type SchedulerLike, type Subscription } from "rxjs";
 import type { LogLevel } from "../../poll/logger.js";
 import { listenRx } from "./listen.js";
+import type { RxConnection } from "./rx-connection.js";
 import { RxLoop } from "./rx-loop.js";
 
 export interface RxEchoServerOptions {
@@ -45,7 +46,7 @@ export async function startRxEchoServer(options: RxEchoServerOptions = {}): Prom
     connection: { highWaterBytes: Math.max(1024 * 1024, maxMessageSize) },
     logger: { level: options.logLevel ?? "notice" },
   });
-  const echoing: Subscription = loop.connections$.pipe(mergeMap((c) => c.sendAll(c.messages$))).subscribe();
+  const echoing: Subscription = loop.connections$.subscribe(echo);
   let listener;
   try {
     listener = await listenRx(loop, {
@@ -72,3 +73,16 @@ export async function startRxEchoServer(options: RxEchoServerOptions = {}): Prom
     },
   };
 }
+
+/**
+ * One connection's echo. Subscribed directly rather than through mergeMap: mergeMap's
+ * inner subscriber, its four closures and their contexts were ~0.45 KB per connection,
+ * to collect results an echo does not have. An echo ends by itself when its connection
+ * closes (see sendAll), shutdown included, so nothing needs to hold the subscriptions.
+ */
+function echo(connection: RxConnection): void {
+  connection.sendAll(connection.messages$).subscribe(unattended);
+}
+
+/** Shared by every echo: a sendAll emits nothing, and an error is RxJS's to report. */
+const unattended: Partial<Observer<never>> = {};

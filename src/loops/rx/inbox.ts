@@ -14,6 +14,9 @@
  * sendAll(messages$) passes the bytes through: an echo never decodes and re-encodes.
  */
 
+import { fewAt, fewCount, fewHas, fewWith, fewWithout, type Few } from "./few.js";
+import type { Defer } from "./notices.js";
+
 /** One taker of messages: a messages$ subscriber, a consume() handler, a sendAll(). */
 export interface Consumer {
   /** How many more messages it can take now. */
@@ -38,17 +41,13 @@ export interface InboxLimits {
   highWaterBytes: number;
 }
 
-export interface InboxPort {
+/** What the inbox needs of its connection; defer() runs work later, outside every context call. */
+export interface InboxPort extends Defer {
   /** Stop reading the connection (called inside RECEIVE, so the parser stops there). */
   hold(): void;
   /** Read again. */
   release(): void;
-  /** Run later, outside every context call. */
-  defer(work: () => void): void;
 }
-
-/** No consumers: shared, never written (the list is replaced, not changed, on attach and detach). */
-const NONE: readonly Consumer[] = [];
 
 export class Inbox {
   // Waiting messages, oldest at `head`, as parallel arrays (nothing is allocated per
@@ -59,7 +58,7 @@ export class Inbox {
   private inFlight = 0;
   private bytes = 0;
   // Replaced on every change, so a pump can iterate it while consumers come and go.
-  private consumers: readonly Consumer[] = NONE;
+  private consumers: Few<Consumer> = null;
   /** The only consumer, when it pulls; else null. */
   private puller: Consumer | null = null;
   private ended = false;
@@ -101,32 +100,36 @@ export class Inbox {
       this.port.hold();
     }
     if (this.puller !== null) this.puller.waiting!();
-    else if (this.consumers.length > 0) this.schedulePump();
+    else if (this.consumers !== null) this.schedulePump();
   }
 
   /** The connection is gone: what waits is still delivered, then consumers end. */
   end(): void {
     this.ended = true;
-    this.schedulePump();
+    // Consumers that come later are ended when they attach.
+    if (this.consumers !== null) this.schedulePump();
   }
 
   /** Add a consumer. Delivery starts from a later notice. */
   attach(consumer: Consumer): void {
-    // A literal of the exact length: spreading or pushing would make room for 17.
-    this.setConsumers(this.consumers.length === 0 ? [consumer] : this.consumers.concat([consumer]));
-    this.schedulePump();
+    this.setConsumers(fewWith(this.consumers, consumer));
+    this.pumpIfDue();
   }
 
   detach(consumer: Consumer): void {
-    const i = this.consumers.indexOf(consumer);
-    if (i < 0) return;
-    this.setConsumers(this.consumers.length === 1 ? NONE : this.consumers.filter((c) => c !== consumer));
-    this.schedulePump();
+    if (!fewHas(this.consumers, consumer)) return;
+    this.setConsumers(fewWithout(this.consumers, consumer));
+    this.pumpIfDue();
   }
 
-  private setConsumers(consumers: readonly Consumer[]): void {
+  private setConsumers(consumers: Few<Consumer>): void {
     this.consumers = consumers;
-    this.puller = consumers.length === 1 && consumers[0]!.waiting !== undefined ? consumers[0]! : null;
+    this.puller = fewCount(consumers) === 1 && fewAt(consumers, 0).waiting !== undefined ? fewAt(consumers, 0) : null;
+  }
+
+  /** A pump has work only if messages wait or the end is due. */
+  private pumpIfDue(): void {
+    if (this.waitingCount > 0 || this.ended) this.schedulePump();
   }
 
   // ---- a consumer that pulls -------------------------------------------------------------
@@ -152,17 +155,19 @@ export class Inbox {
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    this.port.defer(() => {
-      this.pumpScheduled = false;
-      this.pump();
-    });
+    this.port.defer(Inbox.#pump, this);
+  }
+
+  static #pump(inbox: Inbox): void {
+    inbox.pumpScheduled = false;
+    inbox.pump();
   }
 
   private pump(): void {
     if (this.puller !== null) {
       if (this.waitingCount > 0) this.puller.waiting!();
     } else {
-      while (this.waitingCount > 0 && this.consumers.length > 0 && this.everyoneHasRoom()) {
+      while (this.waitingCount > 0 && this.consumers !== null && this.everyoneHasRoom()) {
         const binary = this.kinds![this.head]!;
         const data = this.shift();
         this.inFlight++;
@@ -171,8 +176,8 @@ export class Inbox {
     }
     if (this.ended && this.waitingCount === 0) {
       const consumers = this.consumers;
-      this.setConsumers(NONE);
-      for (const consumer of consumers) consumer.end();
+      this.setConsumers(null);
+      for (let i = 0, n = fewCount(consumers); i < n; i++) fewAt(consumers, i).end();
     }
   }
 
@@ -196,16 +201,18 @@ export class Inbox {
   }
 
   private everyoneHasRoom(): boolean {
-    for (const consumer of this.consumers) if (consumer.room() < 1) return false;
+    const consumers = this.consumers;
+    for (let i = 0, n = fewCount(consumers); i < n; i++) if (fewAt(consumers, i).room() < 1) return false;
     return true;
   }
 
   private deliver(data: Buffer, binary: boolean): void {
     const takers = this.consumers;
-    if (takers.length === 1) {
+    const count = fewCount(takers);
+    if (count === 1) {
       // The usual case (one messages$ subscriber, or one consume()): one closure.
       let called = false;
-      takers[0]!.take(data, binary, () => {
+      fewAt(takers, 0).take(data, binary, () => {
         if (called) return;
         called = true;
         this.inFlight--;
@@ -213,7 +220,7 @@ export class Inbox {
       });
       return;
     }
-    let remaining = takers.length;
+    let remaining = count;
     const doneOnce = () => {
       let called = false;
       return () => {
@@ -224,10 +231,11 @@ export class Inbox {
         this.processed(data.length);
       };
     };
-    for (const consumer of takers) {
+    for (let i = 0; i < count; i++) {
+      const consumer = fewAt(takers, i);
       const done = doneOnce();
       // A consumer that left while an earlier one took the message is simply done.
-      if (this.consumers.includes(consumer)) consumer.take(data, binary, done);
+      if (fewHas(this.consumers, consumer)) consumer.take(data, binary, done);
       else done();
     }
   }
@@ -239,6 +247,6 @@ export class Inbox {
       if (!this.ended) this.port.release();
     }
     // A lone puller takes the next message itself; only the end is left for a pump.
-    if (this.puller === null || this.ended) this.schedulePump();
+    if (this.puller === null || this.ended) this.pumpIfDue();
   }
 }

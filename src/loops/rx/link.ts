@@ -12,17 +12,18 @@ import type { Subscriber, TeardownLogic } from "rxjs";
 import type { HeaderList } from "../../core/http/headers.js";
 import type { Connection } from "../../poll/connection.js";
 import type { CloseData } from "../../poll/events.js";
+import { fewAt, fewCount, fewWith, fewWithout, type Few } from "./few.js";
 import { Inbox } from "./inbox.js";
 import { keepHeaders, restoreHeaders, type KeptHeaders } from "./kept-headers.js";
 import type { ResolvedConnectionOptions, RxConnectionOptions } from "./options.js";
 import { resolveConnectionOptions } from "./options.js";
+import type { Defer } from "./notices.js";
 import { RxConnection, type CloseInfo } from "./rx-connection.js";
 import type { CloseListener, SendPort } from "./send-all.js";
 import { Sender } from "./sender.js";
 
-export interface LinkHost {
-  /** Run later, outside every context call. */
-  defer(work: () => void): void;
+/** The loop, as its links see it; defer() runs work later, outside every context call. */
+export interface LinkHost extends Defer {
   /** A server connection is established: offer it on connections$. */
   announce(connection: RxConnection): void;
 }
@@ -44,8 +45,9 @@ export class ConnectionLink implements SendPort {
   /** The loop's defaults (shared) until configure() gives this connection its own. */
   private options: ResolvedConnectionOptions;
   private closedObservers: Array<Subscriber<CloseInfo>> | null = null;
-  private closeListeners: CloseListener[] | null = null;
-  private ended = false;
+  private closeListeners: Few<CloseListener> = null;
+  /** How it ended, once it has: closed (the info) or never established (the error). */
+  private endedBy: CloseInfo | Error | null = null;
   /** The close notice has run: closed$ answers late subscribers at once. */
   private closeNoticed = false;
 
@@ -86,25 +88,20 @@ export class ConnectionLink implements SendPort {
     this.sender.limits = options;
   }
 
-  defer(work: () => void): void {
-    this.host.defer(work);
+  defer(work: () => void): void;
+  defer<T>(work: (arg: T) => void, arg: T): void;
+  defer(work: (arg: unknown) => void, arg?: unknown): void {
+    this.host.defer(work, arg);
   }
 
   /** SendPort: `listener` is told from a notice when the connection has closed (at once, deferred, if it has). */
   addCloseListener(listener: CloseListener): void {
-    if (this.ended) {
-      this.host.defer(() => listener.connectionClosed());
-      return;
-    }
-    // [listener], not push() onto []: an array's first push() makes room for 17.
-    if (this.closeListeners === null) this.closeListeners = [listener];
-    else this.closeListeners.push(listener);
+    if (this.endedBy !== null) this.host.defer(tellClosed, listener);
+    else this.closeListeners = fewWith(this.closeListeners, listener);
   }
 
   removeCloseListener(listener: CloseListener): void {
-    const listeners = this.closeListeners;
-    const i = listeners?.indexOf(listener) ?? -1;
-    if (i >= 0) listeners!.splice(i, 1);
+    this.closeListeners = fewWithout(this.closeListeners, listener);
   }
 
   /** closed$: how the connection ended, once, then completion; late subscribers get it too. */
@@ -128,10 +125,13 @@ export class ConnectionLink implements SendPort {
   established(): void {
     // Headers are dropped by the connection once ESTABLISHED returns; keep them.
     this.kept = keepHeaders(this.connection.headers);
-    this.host.defer(() => {
-      if (this.connection.role === "server") this.host.announce(this.rx);
-      else this.client?.open(this.rx);
-    });
+    this.host.defer(ConnectionLink.#open, this);
+  }
+
+  // Notices are shared functions given the link: no closure per connection.
+  static #open(link: ConnectionLink): void {
+    if (link.connection.role === "server") link.host.announce(link.rx);
+    else link.client?.open(link.rx);
   }
 
   received(data: Buffer, binary: boolean): void {
@@ -145,33 +145,41 @@ export class ConnectionLink implements SendPort {
   closed(data: CloseData): void {
     const info: CloseInfo = { code: data.code, reason: data.closeReason, clean: data.clean };
     this.closeInfo = info;
-    this.end(() => this.client?.closed(info));
+    this.end(info);
   }
 
   /** A client connection that never got established (CLIENT_CONNECTION_ERROR). */
   failed(error: Error): void {
-    this.end(() => this.client?.failed(error));
+    this.end(error);
   }
 
-  private end(tellClient: () => void): void {
-    if (this.ended) return;
-    this.ended = true;
+  private end(cause: CloseInfo | Error): void {
+    if (this.endedBy !== null) return;
+    this.endedBy = cause;
     this.sender.close();
     this.inbox.end();
-    this.host.defer(() => {
-      this.closeNoticed = true;
-      const info = this.closeInfo;
-      const observers = this.closedObservers;
-      this.closedObservers = null;
-      if (observers) {
-        // As a subject would: every observer gets the value, then every one completes.
-        if (info) for (const subscriber of observers) subscriber.next(info);
-        for (const subscriber of observers) subscriber.complete();
-      }
-      const listeners = this.closeListeners;
-      this.closeListeners = null;
-      if (listeners) for (const listener of listeners) listener.connectionClosed();
-      tellClient();
-    });
+    this.host.defer(ConnectionLink.#ended, this);
   }
+
+  static #ended(link: ConnectionLink): void {
+    link.closeNoticed = true;
+    const info = link.closeInfo;
+    const observers = link.closedObservers;
+    link.closedObservers = null;
+    if (observers) {
+      // As a subject would: every observer gets the value, then every one completes.
+      if (info) for (const subscriber of observers) subscriber.next(info);
+      for (const subscriber of observers) subscriber.complete();
+    }
+    const listeners = link.closeListeners;
+    link.closeListeners = null;
+    for (let i = 0, n = fewCount(listeners); i < n; i++) fewAt(listeners, i).connectionClosed();
+    const cause = link.endedBy!;
+    if (cause instanceof Error) link.client?.failed(cause);
+    else link.client?.closed(cause);
+  }
+}
+
+function tellClosed(listener: CloseListener): void {
+  listener.connectionClosed();
 }

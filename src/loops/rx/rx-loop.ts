@@ -65,7 +65,7 @@ export class RxLoop {
     this.host = fromRxScheduler(scheduler);
     const defaults: ResolvedConnectionOptions = resolveConnectionOptions(defaultConnectionOptions, options.connection);
     const linkHost: LinkHost = {
-      defer: (work) => this.bridge.defer(work),
+      defer: (work: (arg: unknown) => void, arg?: unknown) => this.bridge.defer(work, arg),
       announce: (connection) => this.accepted.next(connection),
     };
     const createLink = (connection: Connection<ConnectionLink>) => new ConnectionLink(linkHost, connection, defaults);

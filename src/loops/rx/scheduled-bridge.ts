@@ -13,21 +13,20 @@
 import { Context, type ContextOptions } from "../../poll/context.js";
 import { DeadlineTimer } from "../../poll/deadline-timer.js";
 import { PollSet } from "../../poll/poll-set.js";
-import type { CancelScheduled, LoopScheduler } from "./scheduler.js";
+import { NoticeQueue, type Defer } from "./notices.js";
+import type { LoopScheduler } from "./scheduler.js";
 
 /** Passes (service, then notices) in one turn before the scheduler gets control back. */
 const MAX_PASSES_PER_TURN = 256;
 
-export class ScheduledBridge {
+export class ScheduledBridge implements Defer {
   readonly context: Context;
   private readonly pollSet: PollSet;
   private readonly timer: DeadlineTimer;
-  private notices: Array<() => void> = [];
-  /** The previous batch of notices, emptied and kept for the next swap. */
-  private spareNotices: Array<() => void> = [];
+  private readonly notices = new NoticeQueue();
   private readonly idleListeners = new Set<() => void>();
   private inTurn = false;
-  private turnScheduled: CancelScheduled | null = null;
+  private turnScheduled = false;
 
   constructor(
     private readonly host: LoopScheduler,
@@ -42,11 +41,13 @@ export class ScheduledBridge {
   }
 
   /**
-   * Run `notice` after the current service, outside every context call (from a later
-   * turn when called outside one). Notices run in the order they were given.
+   * Run `notice` (with `arg`) after the current service, outside every context call (from
+   * a later turn when called outside one). Notices run in the order they were given.
    */
-  defer(notice: () => void): void {
-    this.notices.push(notice);
+  defer(notice: () => void): void;
+  defer<T>(notice: (arg: T) => void, arg: T): void;
+  defer(notice: (arg: unknown) => void, arg?: unknown): void {
+    this.notices.push(notice, arg);
     if (!this.inTurn) this.scheduleTurn();
   }
 
@@ -66,11 +67,16 @@ export class ScheduledBridge {
 
   private scheduleTurn(): void {
     if (this.turnScheduled) return;
-    this.turnScheduled = this.host.schedule(() => {
-      this.turnScheduled = null;
-      this.turn();
-    }, 0);
+    this.turnScheduled = true;
+    // A turn is never cancelled (destroy lets the notices it causes run): no handle kept.
+    this.host.schedule(this.scheduledTurn, 0);
   }
+
+  /** One function for every scheduled turn, not a closure per turn. */
+  private readonly scheduledTurn = (): void => {
+    this.turnScheduled = false;
+    this.turn();
+  };
 
   private turn(): void {
     if (this.inTurn) return;
@@ -96,7 +102,7 @@ export class ScheduledBridge {
   }
 
   private hasWork(): boolean {
-    if (this.pollSet.hasReady || this.notices.length > 0) return true;
+    if (this.pollSet.hasReady || !this.notices.isEmpty) return true;
     const context = this.context;
     return !context.isDestroyed && (context.hasPendingService || context.adjustTimeout(1) === 0);
   }
@@ -112,19 +118,11 @@ export class ScheduledBridge {
   }
 
   private runNotices(): void {
-    while (this.notices.length > 0) {
-      const batch = this.notices;
-      this.notices = this.spareNotices;
-      for (const notice of batch) {
-        try {
-          notice();
-        } catch (error) {
-          // RxJS reports observer errors itself; this is a bug of ours, and must not stop the loop.
-          this.context.logger.err(`rx loop: a notice threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-        }
-      }
-      batch.length = 0;
-      this.spareNotices = batch;
-    }
+    if (!this.notices.isEmpty) this.notices.run(this.noticeThrew);
   }
+
+  /** RxJS reports observer errors itself; a notice that throws is a bug of ours, and must not stop the loop. */
+  private readonly noticeThrew = (error: unknown): void => {
+    this.context.logger.err(`rx loop: a notice threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  };
 }

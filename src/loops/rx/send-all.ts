@@ -20,6 +20,7 @@ import { usage } from "../../core/errors.js";
 import { SendOverflowError } from "./errors.js";
 import type { Consumer, Inbox } from "./inbox.js";
 import { MessageStream } from "./message-stream.js";
+import type { Defer } from "./notices.js";
 import type { FeedSink, OutgoingMessage, OverflowPolicy, PullFeed, Sender } from "./sender.js";
 
 /** What sendAll() reads: any ObservableInput of messages; iterables and messages$ are pulled. */
@@ -30,10 +31,9 @@ export interface CloseListener {
   connectionClosed(): void;
 }
 
-export interface SendPort {
+/** The sending connection, as sendAll() sees it; defer() runs work later, outside every context call. */
+export interface SendPort extends Defer {
   readonly sender: Sender;
-  /** Run later, outside every context call. */
-  defer(work: () => void): void;
   /** `listener` is told from a notice when the connection closes (at once, deferred, if it has). */
   addCloseListener(listener: CloseListener): void;
   removeCloseListener(listener: CloseListener): void;
@@ -157,7 +157,7 @@ class StreamPull implements Consumer, PullFeed, CloseListener, Unsubscribable {
       this.done = null;
       sink.put(current, this.currentBinary ? "binary" : "text");
       done();
-      if (this.ended) this.port.defer(() => this.finish());
+      if (this.ended) this.port.defer(StreamPull.#finish, this);
       return true;
     }
     const inbox = this.inbox;
@@ -188,6 +188,10 @@ class StreamPull implements Consumer, PullFeed, CloseListener, Unsubscribable {
 
   private finish(): void {
     if (!this.stopped) this.subscriber.complete();
+  }
+
+  static #finish(pull: StreamPull): void {
+    pull.finish();
   }
 }
 

@@ -13,6 +13,8 @@
  *   only inside a WRITEABLE with the outbox empty, so they never overflow: they wait.
  */
 import type { Connection } from "../../poll/connection.js";
+import { fewAt, fewCount, fewWith, fewWithout, type Few } from "./few.js";
+import type { Defer } from "./notices.js";
 
 /** The part of a connection the sender uses. */
 export type SenderConnection = Pick<Connection, "state" | "role" | "bufferedAmount" | "requestWriteable" | "write" | "close">;
@@ -54,11 +56,6 @@ interface Queued {
   onWritten: (() => void) | null;
 }
 
-export interface SenderPort {
-  /** Run later, outside every context call. */
-  defer(work: () => void): void;
-}
-
 export interface SenderLimits {
   maxBufferedBytes: number;
   overflow: OverflowPolicy;
@@ -68,7 +65,7 @@ export class Sender implements FeedSink {
   // Made when first used: an idle connection holds neither.
   private outbox: Queued[] | null = null;
   private outboxBytes = 0;
-  private feeds: PullFeed[] | null = null;
+  private feeds: Few<PullFeed> = null;
   private nextFeed = 0;
   private droppedCount = 0;
   private closed = false;
@@ -77,7 +74,8 @@ export class Sender implements FeedSink {
     private readonly connection: SenderConnection,
     /** Replaced, not changed, when a connection gets limits of its own. */
     public limits: SenderLimits,
-    private readonly port: SenderPort,
+    /** Where onWritten callbacks run: later, outside every context call. */
+    private readonly port: Defer,
   ) {}
 
   /** Bytes held for this connection: queued messages (as frames) plus the unfinished write. */
@@ -124,15 +122,12 @@ export class Sender implements FeedSink {
 
   /** Add a pull feed. */
   addFeed(feed: PullFeed): void {
-    // [feed], not push() onto []: an array's first push() makes room for 17.
-    if (this.feeds === null) this.feeds = [feed];
-    else this.feeds.push(feed);
+    this.feeds = fewWith(this.feeds, feed);
     this.request();
   }
 
   removeFeed(feed: PullFeed): void {
-    const i = this.feeds?.indexOf(feed) ?? -1;
-    if (i >= 0) this.feeds!.splice(i, 1);
+    this.feeds = fewWithout(this.feeds, feed);
   }
 
   /** Ask for a WRITEABLE if anything may be written. */
@@ -148,8 +143,7 @@ export class Sender implements FeedSink {
 
   private anyFeedWants(): boolean {
     const feeds = this.feeds;
-    if (feeds === null) return false;
-    for (let i = 0; i < feeds.length; i++) if (feeds[i]!.wantsWriteable) return true;
+    for (let i = 0, n = fewCount(feeds); i < n; i++) if (fewAt(feeds, i).wantsWriteable) return true;
     return false;
   }
 
@@ -174,14 +168,13 @@ export class Sender implements FeedSink {
   /** Round-robin over the feeds: the first that has a message now writes it. */
   private writeFromFeeds(): void {
     const feeds = this.feeds;
-    if (feeds === null) return;
-    const count = feeds.length;
+    const count = fewCount(feeds);
     // Not isOpen: a WRITEABLE may come while "closing" (the reply a peer's protocol error
     // let through, see Connection.onPeerError), and what it writes goes before the close.
     for (let i = 0; i < count && !this.closed; i++) {
-      const feed = feeds[(this.nextFeed + i) % count]!;
+      const feed = fewAt(feeds, (this.nextFeed + i) % count);
       if (!feed.wantsWriteable || !feed.pull(this)) continue;
-      this.nextFeed = (this.nextFeed + i + 1) % Math.max(1, feeds.length);
+      this.nextFeed = (this.nextFeed + i + 1) % Math.max(1, fewCount(this.feeds));
       return;
     }
   }
