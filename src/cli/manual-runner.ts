@@ -8,6 +8,7 @@ import { createServer, type Server } from "node:net";
 import { ManualDriver } from "../loops/manual/manual-driver.js";
 import { SocketTransport } from "../loops/node/socket-transport.js";
 import { monotonicClock } from "../poll/clock.js";
+import { DeadlineTimer } from "../poll/deadline-timer.js";
 import type { Context, ContextOptions } from "../poll/context.js";
 
 export interface ManualServer {
@@ -19,15 +20,21 @@ export interface ManualServer {
 
 export async function startManualServer(options: Omit<ContextOptions, "hooks" | "clock">, port: number, host: string): Promise<ManualServer> {
   let scheduled = false;
-  let timer: NodeJS.Timeout | null = null;
   const pump = () => {
     scheduled = false;
     driver.run();
-    if (timer) clearTimeout(timer);
-    const wait = context.adjustTimeout(60_000);
-    timer = setTimeout(pump, wait);
-    timer.unref();
+    timer.rearm(context);
   };
+  // One timer at the context's next deadline, re-armed only when that comes earlier.
+  const timer = new DeadlineTimer(
+    (work, ms) => {
+      const handle = setTimeout(work, ms);
+      handle.unref();
+      return () => clearTimeout(handle);
+    },
+    () => monotonicClock.now(),
+    pump,
+  );
   const driver = new ManualDriver({
     clock: monotonicClock,
     onReady: () => {
@@ -64,7 +71,7 @@ export async function startManualServer(options: Omit<ContextOptions, "hooks" | 
         driver.run();
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
-      if (timer) clearTimeout(timer);
+      timer.clear();
       context.destroy();
     },
   };

@@ -10,12 +10,8 @@ import type { PollHooks } from "./events.js";
 import type { PollFd } from "./pollfd.js";
 import { POLLERR, POLLHUP } from "./pollfd.js";
 import type { Pollable } from "./transport.js";
+import { asCorkable, type Corkable } from "./corkable.js";
 
-/** Sources that batch writes between cork() and uncork() (Node sockets). */
-interface Corkable {
-  cork(): void;
-  uncork(): void;
-}
 
 interface Entry {
   fd: number;
@@ -56,7 +52,7 @@ export class PollSet {
           fd,
           events,
           source,
-          corkable: isCorkable(source) ? source : null,
+          corkable: asCorkable(source),
           corked: false,
           marked: false,
           removed: false,
@@ -154,9 +150,4 @@ export class PollSet {
     }
     this.onReady();
   }
-}
-
-function isCorkable(source: Pollable): source is Pollable & Corkable {
-  const candidate = source as Partial<Corkable>;
-  return typeof candidate.cork === "function" && typeof candidate.uncork === "function";
 }
