@@ -1,11 +1,12 @@
 /**
  * Time and scheduling: the loop runs on whatever RxJS scheduler it is given — a
- * VirtualTimeScheduler driven by flush(), TestScheduler (see the other files), or the
- * default asapScheduler in real time — through one small adapter.
+ * VirtualTimeScheduler driven by flush(), TestScheduler (see the other files),
+ * asapScheduler, or the default immediateScheduler (Node's check phase) in real time —
+ * through one small adapter.
  */
 import { VirtualTimeScheduler, asapScheduler, firstValueFrom, mergeMap, queueScheduler, take, toArray, type SchedulerLike } from "rxjs";
 import { describe, expect, it } from "vitest";
-import { RxLoop, fromRxScheduler, schedulerClock } from "../../src/loops/rx/index.js";
+import { RxLoop, fromRxScheduler, immediateScheduler, schedulerClock } from "../../src/loops/rx/index.js";
 import { URL, rxPair } from "./harness.js";
 
 describe("rx loop: schedulers", () => {
@@ -63,7 +64,57 @@ describe("rx loop: schedulers", () => {
     expect(ran).toEqual(["a", "later"]);
   });
 
-  it("runs on asapScheduler in real time by default", async () => {
+  it("on immediateScheduler, runs work without delay in Node's check phase — after pending I/O callbacks and microtasks — and cancels it", async () => {
+    const host = fromRxScheduler(immediateScheduler);
+    const ran: string[] = [];
+    host.schedule(() => ran.push("immediate"), 0);
+    const cancel = host.schedule(() => ran.push("cancelled"), 0);
+    host.schedule(() => ran.push("later"), 5);
+    cancel();
+    void Promise.resolve().then(() => ran.push("microtask"));
+    expect(ran).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ran).toEqual(["microtask", "immediate"]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(ran).toEqual(["microtask", "immediate", "later"]);
+  });
+
+  it("immediateScheduler is an RxJS scheduler: delays, recursive actions, unsubscribe", async () => {
+    const ran: Array<[string, number]> = [];
+    const start = Date.now();
+    immediateScheduler.schedule(() => ran.push(["delayed", Date.now() - start]), 15);
+    immediateScheduler.schedule<number>(function (n = 0) {
+      ran.push(["count", n]);
+      if (n < 2) this.schedule(n + 1);
+    }, 0);
+    const dropped = immediateScheduler.schedule(() => ran.push(["dropped", 0]), 0);
+    dropped.unsubscribe();
+    expect(dropped.closed).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(ran.filter(([what]) => what === "count")).toEqual([["count", 0], ["count", 1], ["count", 2]]);
+    const delayed = ran.find(([what]) => what === "delayed");
+    expect(delayed?.[1]).toBeGreaterThanOrEqual(14);
+    expect(ran.some(([what]) => what === "dropped")).toBe(false);
+  });
+
+  it("runs on immediateScheduler in real time by default", async () => {
+    const pair = rxPair(immediateScheduler);
+    pair.server.connections$.pipe(mergeMap((c) => c.sendAll(c.messages$))).subscribe();
+    const echoes = await firstValueFrom(
+      pair.client.connect(URL).pipe(
+        mergeMap((c) => (c.sendAll(["one", "two", "three"]).subscribe(), c.messages$)),
+        take(3),
+        toArray(),
+      ),
+    );
+    expect(echoes).toEqual(["one", "two", "three"]);
+    pair.destroy();
+    const byDefault = new RxLoop();
+    expect(byDefault.scheduler).toBe(immediateScheduler);
+    byDefault.destroy();
+  });
+
+  it("runs on asapScheduler in real time", async () => {
     const pair = rxPair(asapScheduler);
     pair.server.connections$.pipe(mergeMap((c) => c.sendAll(c.messages$))).subscribe();
     const echoes = await firstValueFrom(

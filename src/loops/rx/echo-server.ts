@@ -23,7 +23,7 @@ export interface RxEchoServerOptions {
   /** Negotiate permessage-deflate. Default off. */
   deflate?: boolean;
   tls?: { cert: string | Buffer; key: string | Buffer };
-  /** Default asapScheduler. */
+  /** Default immediateScheduler (Node's check phase). */
   scheduler?: SchedulerLike;
   logLevel?: LogLevel;
 }

@@ -18,6 +18,7 @@ export {
   TimeoutError,
   type TimeoutPhase,
 } from "./errors.js";
+export { immediateScheduler } from "./immediate-scheduler.js";
 export { schedulerClock, fromRxScheduler, type LoopScheduler, type CancelScheduled } from "./scheduler.js";
 export { listenRx, type RxListenOptions, type RxListener } from "./listen.js";
 export { startRxEchoServer, type RxEchoServer, type RxEchoServerOptions } from "./echo-server.js";

@@ -7,7 +7,7 @@
  * With a virtual-time scheduler (TestScheduler.run, VirtualTimeScheduler) and a
  * MemoryNetwork, whole conversations — timeouts included — run without real waiting.
  */
-import { Observable, Subject, asapScheduler, queueScheduler, type SchedulerLike } from "rxjs";
+import { Observable, Subject, queueScheduler, type SchedulerLike } from "rxjs";
 import { usage } from "../../core/errors.js";
 import type { MaskSource } from "../../core/mask-source.js";
 import type { ConnectInfo } from "../../poll/connect-info.js";
@@ -24,13 +24,15 @@ import { defaultConnectionOptions, resolveConnectionOptions, type ResolvedConnec
 import type { RxConnection } from "./rx-connection.js";
 import { rxProtocol, type RxProtocolOptions } from "./rx-protocol.js";
 import { ScheduledBridge } from "./scheduled-bridge.js";
+import { immediateScheduler } from "./immediate-scheduler.js";
 import { fromRxScheduler, type LoopScheduler } from "./scheduler.js";
 
 export interface RxLoopOptions {
   /**
-   * Where servicing runs and what time it is. Default asapScheduler. Any scheduler that
-   * runs work later (asap, async, animationFrame, TestScheduler, VirtualTimeScheduler);
-   * not queueScheduler, which can run work synchronously inside the call that asked.
+   * Where servicing runs and what time it is. Default immediateScheduler (Node's check
+   * phase: one turn serves every socket of one poll). Any scheduler that runs work later
+   * (immediate, asap, async, animationFrame, TestScheduler, VirtualTimeScheduler); not
+   * queueScheduler, which can run work synchronously inside the call that asked.
    */
   scheduler?: SchedulerLike;
   /** The protocols served and offered; names alone, or with limits. Default: one named "default". */
@@ -57,9 +59,9 @@ export class RxLoop {
   private readonly accepted = new Subject<RxConnection>();
 
   constructor(options: RxLoopOptions = {}) {
-    const scheduler = options.scheduler ?? asapScheduler;
+    const scheduler = options.scheduler ?? immediateScheduler;
     if (scheduler === queueScheduler) {
-      throw usage("INVALID_ARGUMENT", "queueScheduler runs work synchronously, inside the context call that scheduled it: pass asapScheduler, asyncScheduler or a virtual-time scheduler");
+      throw usage("INVALID_ARGUMENT", "queueScheduler runs work synchronously, inside the context call that scheduled it: pass immediateScheduler (the default), asapScheduler, asyncScheduler or a virtual-time scheduler");
     }
     this.scheduler = scheduler;
     this.host = fromRxScheduler(scheduler);

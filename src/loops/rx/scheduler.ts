@@ -6,6 +6,7 @@
  */
 import { asapScheduler, type SchedulerLike } from "rxjs";
 import type { Clock } from "../../poll/clock.js";
+import { immediateScheduler } from "./immediate-scheduler.js";
 
 /** A way to cancel work scheduled on a {@link LoopScheduler}. */
 export type CancelScheduled = () => void;
@@ -36,16 +37,20 @@ export function schedulerClock(scheduler: SchedulerLike): Clock {
 }
 
 /**
- * Adapt an RxJS scheduler (asap, async, TestScheduler, VirtualTimeScheduler) to the loop.
+ * Adapt an RxJS scheduler (immediate, asap, async, TestScheduler, VirtualTimeScheduler)
+ * to the loop.
  *
- * asapScheduler runs work without delay in a microtask. That is what the loop asks for
- * once per turn, so for asapScheduler (the default) it takes the microtask directly:
- * through the scheduler each turn cost an action, a handle table entry, a promise
- * reaction and a bound flush — about 3 % of an echo's CPU. Work with a delay (the
- * timer) still goes through the scheduler.
+ * The loop asks for work without delay once per turn. For the two real-time schedulers
+ * it may run on, that is done directly: through the scheduler each turn would cost an
+ * action and its subscription (on asap also a handle table entry, a promise reaction
+ * and a bound flush — about 3 % of an echo's CPU). On immediateScheduler (the default)
+ * the timer is a plain setTimeout too; on asapScheduler it still goes through it.
  */
 export function fromRxScheduler(scheduler: SchedulerLike): LoopScheduler {
   const clock = schedulerClock(scheduler);
+  if (scheduler === immediateScheduler) {
+    return { now: () => clock.now(), schedule: (work, delayMs) => (delayMs > 0 ? timeout(work, delayMs) : immediate(work)) };
+  }
   const asap = scheduler === asapScheduler;
   return {
     now: () => clock.now(),
@@ -55,6 +60,16 @@ export function fromRxScheduler(scheduler: SchedulerLike): LoopScheduler {
       return () => subscription.unsubscribe();
     },
   };
+}
+
+function immediate(work: () => void): CancelScheduled {
+  const handle = setImmediate(work);
+  return () => clearImmediate(handle);
+}
+
+function timeout(work: () => void, delayMs: number): CancelScheduled {
+  const handle = setTimeout(work, delayMs);
+  return () => clearTimeout(handle);
 }
 
 const settled = Promise.resolve();
