@@ -45,8 +45,8 @@ export async function startManualServer(options: Omit<ContextOptions, "hooks" | 
   });
   const context = driver.createContext(options);
   const server: Server = createServer({ noDelay: true }, (socket) => {
+    // Serviced on the next turn, with every other connection accepted in this poll.
     context.adopt(new SocketTransport(socket));
-    pump();
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

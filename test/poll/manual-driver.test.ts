@@ -114,6 +114,20 @@ describe("the manual driver's step", () => {
     expect(readAll(peers[2]!.client).subarray(2).toString()).toBe("hello");
   });
 
+  it("with onReady, announces a new descriptor, so an embedder that steps when told serves it", () => {
+    let told = 0;
+    const driver = new ManualDriver({ onReady: () => told++ });
+    const server = driver.createContext({ vhosts: [{ protocols: [echo] }] });
+    driver.run();
+    told = 0;
+    const { a: served, b: client } = createMemoryPair();
+    client.write([Buffer.from(UPGRADE, "latin1")]);
+    server.adopt(served);
+    expect(told).toBeGreaterThan(0);
+    driver.run();
+    established(server, 1);
+  });
+
   it("with onReady, finds on the next step what a service left behind (level-triggered)", () => {
     const driver = new ManualDriver({ onReady: () => {} });
     const server = driver.createContext({ vhosts: [{ protocols: [echo] }] });

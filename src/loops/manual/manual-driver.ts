@@ -92,7 +92,9 @@ export class ManualDriver {
             mark(driven, entry);
             onReady();
           };
+          // A new descriptor may have work no event will announce (a handshake already read).
           mark(driven, entry);
+          onReady();
         }
         source.setInterest?.(events);
         driven.hookLog.push({ hook: "add", fd, events });
