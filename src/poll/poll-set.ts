@@ -10,7 +10,7 @@ import type { PollHooks } from "./events.js";
 import type { PollFd } from "./pollfd.js";
 import { POLLERR, POLLHUP } from "./pollfd.js";
 import type { Pollable } from "./transport.js";
-import { asCorkable, type Corkable } from "./corkable.js";
+import { asCorkable, corkForPass, uncorkPass, type Corkable } from "./corkable.js";
 
 
 interface Entry {
@@ -37,7 +37,7 @@ export class PollSet {
   private ready: Entry[] = [];
   /** The previous ready list, emptied and kept for the next swap. */
   private spare: Entry[] = [];
-  private corked: Entry[] = [];
+  private readonly corked: Entry[] = [];
   /** Given to every serviceFd() call: the context does not keep it, and never re-enters. */
   private readonly pollfd: PollFd = { fd: -1, events: 0, revents: 0 };
 
@@ -107,13 +107,7 @@ export class PollSet {
 
   /** Let the writes corked in this turn go (the loop calls it at the end of every turn). */
   flushWrites(): void {
-    const corked = this.corked;
-    if (corked.length === 0) return;
-    this.corked = [];
-    for (const entry of corked) {
-      entry.corked = false;
-      entry.corkable!.uncork();
-    }
+    uncorkPass(this.corked);
   }
 
   clear(): void {
@@ -122,12 +116,7 @@ export class PollSet {
   }
 
   private serviceOne(context: Context, entry: Entry): void {
-    const corkable = entry.corkable;
-    if (corkable && !entry.corked) {
-      entry.corked = true;
-      corkable.cork();
-      this.corked.push(entry);
-    }
+    corkForPass(entry, this.corked);
     const source = entry.source;
     const pollfd = this.pollfd;
     pollfd.fd = entry.fd;

@@ -17,7 +17,7 @@ import { VirtualClock, type Clock } from "../../poll/clock.js";
 import type { PollHooks } from "../../poll/events.js";
 import { POLLERR, POLLHUP, type PollFd } from "../../poll/pollfd.js";
 import type { Pollable } from "../../poll/transport.js";
-import { asCorkable, type Corkable } from "../../poll/corkable.js";
+import { asCorkable, corkForPass, uncorkPass, type Corkable } from "../../poll/corkable.js";
 import { MemoryNetwork } from "./memory-network.js";
 
 /** One call the context made to its hooks, as recorded for tests. */
@@ -71,7 +71,7 @@ export class ManualDriver {
   /** Given to every serviceFd() call: the context does not keep it. */
   private readonly pollfd: PollFd = { fd: -1, events: 0, revents: 0 };
   /** Entries corked in the current step. */
-  private corked: Entry[] = [];
+  private readonly corked: Entry[] = [];
 
   constructor(options: ManualDriverOptions = {}) {
     this.clock = options.clock ?? new VirtualClock();
@@ -155,7 +155,7 @@ export class ManualDriver {
         }
       }
     } finally {
-      this.uncorkAll();
+      uncorkPass(this.corked);
     }
     return work;
   }
@@ -200,13 +200,8 @@ export class ManualDriver {
   }
 
   private service(context: Context, entry: Entry): void {
-    const corkable = entry.corkable;
-    if (corkable !== null && !entry.corked) {
-      // Everything this step writes to the source leaves together when the step ends.
-      entry.corked = true;
-      corkable.cork();
-      this.corked.push(entry);
-    }
+    // Everything this step writes to the source leaves together when the step ends.
+    corkForPass(entry, this.corked);
     const pollfd = this.pollfd;
     pollfd.fd = entry.pollfd.fd;
     pollfd.events = entry.readyEvents;
@@ -240,16 +235,6 @@ export class ManualDriver {
     }
     clock.set(end);
     this.run();
-  }
-
-  private uncorkAll(): void {
-    const corked = this.corked;
-    if (corked.length === 0) return;
-    this.corked = [];
-    for (const entry of corked) {
-      entry.corked = false;
-      entry.corkable!.uncork();
-    }
   }
 
   private virtualClock(): VirtualClock {
