@@ -4,6 +4,7 @@
 //   node bench/run.mjs [--runs 3] [--duration 5] [--warmup 1] [--quick] [--idle-conns 10000]
 //                      [--servers id,id] [--scenarios id,id] [--no-install] [--no-build]
 //                      [--write | --no-write] [--list] [--nice -10] [--max-foreign 0.25] [--retries 2]
+//                      [--compare REV]
 //
 // It installs what it needs (gcc, libwebsockets-dev and wrk with apt-get when missing; ws
 // and bufferutil into bench/node_modules), builds bench/loadgen.c, bench/lws-echo.c and
@@ -16,7 +17,9 @@
 // bench/build/results.json. --quick is a smoke check: 1 run of 2 s, fewer scenarios, and
 // it does not touch docs/performance.md unless --write is given. The HTTP scenarios (wrk
 // against wsloop's HTTP role, node:http and lws; a FILE and a CALLBACK mount) are in
-// bench/http.mjs.
+// bench/http.mjs. --compare REV adds servers was-node, was-rx and was-manual: wsloop as
+// it was at git revision REV, built into bench/build/compare/REV/ and interleaved with the
+// current build — the way to measure a change against its parent on this noisy machine.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -48,6 +51,7 @@ const { values: opts } = parseArgs({
     nice: { type: "string" },
     "max-foreign": { type: "string" },
     retries: { type: "string" },
+    compare: { type: "string" },
   },
 });
 const quick = Boolean(opts.quick);
@@ -55,7 +59,7 @@ const runs = Number(opts.runs ?? (quick ? 1 : 3));
 const duration = Number(opts.duration ?? (quick ? 2 : 5));
 const warmup = Number(opts.warmup ?? (quick ? 0.5 : 1));
 const idleConnsWanted = Number(opts["idle-conns"] ?? (quick ? 2000 : 10000));
-const writeDoc = opts["no-write"] ? false : opts.write ? true : !quick;
+const writeDoc = opts["no-write"] ? false : opts.write ? true : !quick && opts.compare === undefined;
 // A shared machine: both sides run at a raised priority (when allowed), and a throughput
 // measurement during which other work took more than --max-foreign of the server's core is
 // repeated (up to --retries times; the attempt with the least foreign load is kept).
@@ -88,6 +92,10 @@ const nodeServer = (script, args = []) => [node, "--expose-gc", "--import", gcPr
 let wsloopBin = join(buildDir, "wsloop", "bin", "wsloop.js");
 if (opts["no-build"]) wsloopBin = join(root, "bin", "wsloop.js");
 
+const compareRev = opts.compare ?? null;
+if (compareRev !== null && !/^[\w./-]+$/.test(compareRev)) throw new Error(`--compare: "${compareRev}" is not a git revision name`);
+const compareDir = compareRev === null ? "" : join(buildDir, "compare", compareRev.replace(/[^\w.-]/g, "_"));
+
 /** kinds: what the server can serve; deflate: serves only the compressed scenarios. */
 const servers = [
   { id: "ws", label: "ws", cmd: () => nodeServer(join(benchDir, "servers", "ws-echo.mjs")), env: { WS_NO_BUFFER_UTIL: "1" }, kinds: ["echo", "handshake", "idle"], node: true },
@@ -103,6 +111,9 @@ const servers = [
   ...["node", "rx", "manual"].map((loop) => ({
     id: `wsloop-${loop}-deflate`, label: `wsloop --loop ${loop} --deflate`, cmd: () => nodeServer(wsloopBin, ["echo", "--loop", loop, "--deflate"]), kinds: ["echo", "idle"], deflate: true, node: true, wsloop: true,
   })),
+  ...(compareRev === null ? [] : ["node", "rx", "manual"].map((loop) => ({
+    id: `was-${loop}`, label: `wsloop --loop ${loop} @ ${compareRev}`, cmd: () => nodeServer(join(compareDir, "bin", "wsloop.js"), ["echo", "--loop", loop]), kinds: ["echo", "handshake", "idle"], node: true, wsloop: true,
+  }))),
   ...httpServers({ benchDir, buildDir, nodeServer, wsloopDist: () => join(dirname(dirname(wsloopBin)), "dist") }),
 ];
 const refs = { plain: { ws: "ws", lws: "lws" }, deflate: { ws: "ws-deflate", lws: "lws-deflate" }, http: httpRefs };
@@ -186,6 +197,23 @@ function buildWsloop() {
   mkdirSync(join(out, "bin"), { recursive: true });
   copyFileSync(join(root, "bin", "wsloop.js"), join(out, "bin", "wsloop.js"));
   writeFileSync(join(out, "package.json"), JSON.stringify({ name: "wsloop-under-test", private: true, type: "module" }) + "\n");
+}
+
+/** wsloop at --compare's revision: its tree from git, compiled with its own tsconfig. */
+function buildCompare() {
+  if (compareRev === null) return;
+  const tree = join(compareDir, "tree");
+  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+  log(`--compare ${compareRev}: git archive, tsc into ${relative(root, compareDir)}/dist`);
+  execFileSync("rm", ["-rf", compareDir]);
+  mkdirSync(tree, { recursive: true });
+  // Both trees resolve their packages (types, rxjs) from the repository's node_modules, above them.
+  execFileSync("sh", ["-c", 'git -C "$1" archive "$2" | tar -x -C "$3"', "sh", root, compareRev, tree], { stdio: ["ignore", "ignore", "pipe"] });
+  const r = spawnSync(node, [tsc, "-p", join(tree, "tsconfig.build.json"), "--outDir", join(compareDir, "dist"), "--declaration", "false", "--sourceMap", "false", "--incremental", "false"], { cwd: tree, encoding: "utf8" });
+  if (!existsSync(join(compareDir, "dist", "cli", "main.js"))) throw new Error(`building wsloop at ${compareRev} failed:\n${r.stdout}${r.stderr}`);
+  mkdirSync(join(compareDir, "bin"), { recursive: true });
+  copyFileSync(join(tree, "bin", "wsloop.js"), join(compareDir, "bin", "wsloop.js"));
+  writeFileSync(join(compareDir, "package.json"), JSON.stringify({ name: "wsloop-compared", private: true, type: "module" }) + "\n");
 }
 
 function fdLimitShell() {
@@ -497,6 +525,7 @@ async function main() {
   ensureNodePackages();
   buildC();
   buildWsloop();
+  buildCompare();
   prepareHttp(buildDir);
   const fds = maxFds();
   const idleConns = Math.min(idleConnsWanted, fds - 64);
