@@ -5,9 +5,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { echoProtocol } from "../demo/echo-protocol.js";
 import { CliUsageError, intOption, loopOption } from "./args.js";
-import { runClient } from "./client-command.js";
 import { serveProtocols } from "./serve-protocols.js";
-import { serveCommand } from "../serve/command.js";
 
 const usageText = `usage:
   wsloop echo   [--port N] [--host H] [--loop node|rx|manual] [--max-message BYTES] [--deflate] [--tls-cert F --tls-key F]
@@ -25,10 +23,13 @@ export async function main(argv: string[]): Promise<number> {
       case "echo":
         await echo(rest);
         return -1; // keep running
+      // Each command loads what it needs: an echo server's process holds neither the HTTP
+      // server (its plugins, mounts, MIME table) nor the client (a larger heap changes how
+      // V8 schedules GC, and the rx echo's 1 MiB figure with it; docs/performance.md).
       case "serve":
-        return await serveCommand(rest, "serve");
+        return await (await import("../serve/command.js")).serveCommand(rest, "serve");
       case "demo":
-        return await serveCommand(rest, "demo");
+        return await (await import("../serve/command.js")).serveCommand(rest, "demo");
       case "client":
         return await client(rest);
       case undefined:
@@ -87,6 +88,7 @@ async function client(args: string[]): Promise<number> {
     strict: true,
   });
   if (positionals.length !== 1) throw new CliUsageError("client takes exactly one URL");
+  const { runClient } = await import("./client-command.js");
   return runClient({
     url: positionals[0]!,
     ...(values.protocol ? { protocol: values.protocol } : {}),
