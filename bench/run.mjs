@@ -21,8 +21,8 @@
 // it was at git revision REV, built into bench/build/compare/REV/ and interleaved with the
 // current build — the way to measure a change against its parent on this noisy machine.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -199,21 +199,29 @@ function buildWsloop() {
   writeFileSync(join(out, "package.json"), JSON.stringify({ name: "wsloop-under-test", private: true, type: "module" }) + "\n");
 }
 
-/** wsloop at --compare's revision: its tree from git, compiled with its own tsconfig. */
+/**
+ * wsloop at --compare's revision: its tree from git, in a temporary directory (inside the
+ * repository its sources and tests would join the repository's own typecheck), compiled
+ * with its own tsconfig; only dist/ and bin/ are kept.
+ */
 function buildCompare() {
   if (compareRev === null) return;
-  const tree = join(compareDir, "tree");
+  const tree = mkdtempSync(join(tmpdir(), "wsloop-compare-"));
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
   log(`--compare ${compareRev}: git archive, tsc into ${relative(root, compareDir)}/dist`);
-  execFileSync("rm", ["-rf", compareDir]);
-  mkdirSync(tree, { recursive: true });
-  // Both trees resolve their packages (types, rxjs) from the repository's node_modules, above them.
-  execFileSync("sh", ["-c", 'git -C "$1" archive "$2" | tar -x -C "$3"', "sh", root, compareRev, tree], { stdio: ["ignore", "ignore", "pipe"] });
-  const r = spawnSync(node, [tsc, "-p", join(tree, "tsconfig.build.json"), "--outDir", join(compareDir, "dist"), "--declaration", "false", "--sourceMap", "false", "--incremental", "false"], { cwd: tree, encoding: "utf8" });
-  if (!existsSync(join(compareDir, "dist", "cli", "main.js"))) throw new Error(`building wsloop at ${compareRev} failed:\n${r.stdout}${r.stderr}`);
-  mkdirSync(join(compareDir, "bin"), { recursive: true });
-  copyFileSync(join(tree, "bin", "wsloop.js"), join(compareDir, "bin", "wsloop.js"));
-  writeFileSync(join(compareDir, "package.json"), JSON.stringify({ name: "wsloop-compared", private: true, type: "module" }) + "\n");
+  try {
+    rmSync(compareDir, { recursive: true, force: true });
+    execFileSync("sh", ["-c", 'git -C "$1" archive "$2" | tar -x -C "$3"', "sh", root, compareRev, tree], { stdio: ["ignore", "ignore", "pipe"] });
+    // Its types (node, rxjs) from the repository's packages; at run time dist/ finds them above it.
+    symlinkSync(join(root, "node_modules"), join(tree, "node_modules"));
+    const r = spawnSync(node, [tsc, "-p", join(tree, "tsconfig.build.json"), "--outDir", join(compareDir, "dist"), "--declaration", "false", "--sourceMap", "false", "--incremental", "false"], { cwd: tree, encoding: "utf8" });
+    if (!existsSync(join(compareDir, "dist", "cli", "main.js"))) throw new Error(`building wsloop at ${compareRev} failed:\n${r.stdout}${r.stderr}`);
+    mkdirSync(join(compareDir, "bin"), { recursive: true });
+    copyFileSync(join(tree, "bin", "wsloop.js"), join(compareDir, "bin", "wsloop.js"));
+    writeFileSync(join(compareDir, "package.json"), JSON.stringify({ name: "wsloop-compared", private: true, type: "module" }) + "\n");
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
+  }
 }
 
 function fdLimitShell() {
