@@ -10,8 +10,12 @@ import type { PollHooks } from "./events.js";
 import type { PollFd } from "./pollfd.js";
 import { POLLERR, POLLHUP } from "./pollfd.js";
 import type { Pollable } from "./transport.js";
-import { asCorkable, corkForPass, uncorkPass, type Corkable } from "./corkable.js";
 
+/** Sources that batch writes between cork() and uncork() (Node sockets). */
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
 
 interface Entry {
   fd: number;
@@ -37,7 +41,7 @@ export class PollSet {
   private ready: Entry[] = [];
   /** The previous ready list, emptied and kept for the next swap. */
   private spare: Entry[] = [];
-  private readonly corked: Entry[] = [];
+  private corked: Entry[] = [];
   /** Given to every serviceFd() call: the context does not keep it, and never re-enters. */
   private readonly pollfd: PollFd = { fd: -1, events: 0, revents: 0 };
 
@@ -52,7 +56,7 @@ export class PollSet {
           fd,
           events,
           source,
-          corkable: asCorkable(source),
+          corkable: isCorkable(source) ? source : null,
           corked: false,
           marked: false,
           removed: false,
@@ -81,6 +85,16 @@ export class PollSet {
     };
   }
 
+  /** What `fd` is polled for, or null when it is not in the set. */
+  eventsOf(fd: number): number | null {
+    return this.entries.get(fd)?.events ?? null;
+  }
+
+  /** The poll set as the hooks built it (copies). */
+  pollfds(): PollFd[] {
+    return [...this.entries.values()].map((entry) => ({ fd: entry.fd, events: entry.events, revents: 0 }));
+  }
+
   get hasReady(): boolean {
     return this.ready.length > 0;
   }
@@ -90,24 +104,33 @@ export class PollSet {
    * reports what it is polled for, at most MAX_SERVICES_IN_A_ROW times (then it stays
    * marked for the next pass). Writes made meanwhile are corked until flushWrites(),
    * which the loop calls at the end of its turn: everything a turn wrote to one socket,
-   * over however many passes, leaves in one vectored write.
+   * over however many passes, leaves in one vectored write. Returns the number of
+   * services performed.
    */
-  serviceReady(context: Context): void {
+  serviceReady(context: Context): number {
     const batch = this.ready;
     this.ready = this.spare;
+    let services = 0;
     for (let i = 0; i < batch.length; i++) {
       const entry = batch[i]!;
       entry.marked = false;
       if (entry.removed || context.isDestroyed) continue;
-      this.serviceOne(context, entry);
+      services += this.serviceOne(context, entry);
     }
     batch.length = 0;
     this.spare = batch;
+    return services;
   }
 
   /** Let the writes corked in this turn go (the loop calls it at the end of every turn). */
   flushWrites(): void {
-    uncorkPass(this.corked);
+    const corked = this.corked;
+    if (corked.length === 0) return;
+    this.corked = [];
+    for (const entry of corked) {
+      entry.corked = false;
+      entry.corkable!.uncork();
+    }
   }
 
   clear(): void {
@@ -115,21 +138,28 @@ export class PollSet {
     this.ready.length = 0;
   }
 
-  private serviceOne(context: Context, entry: Entry): void {
-    corkForPass(entry, this.corked);
+  /** Service one descriptor while it stays ready; returns how many times it was serviced. */
+  private serviceOne(context: Context, entry: Entry): number {
+    const corkable = entry.corkable;
+    if (corkable && !entry.corked) {
+      entry.corked = true;
+      corkable.cork();
+      this.corked.push(entry);
+    }
     const source = entry.source;
     const pollfd = this.pollfd;
     pollfd.fd = entry.fd;
     for (let i = 0; i < MAX_SERVICES_IN_A_ROW; i++) {
       const events = entry.events;
       const revents = source.poll() & (events | POLLERR | POLLHUP);
-      if (revents === 0) return;
+      if (revents === 0) return i;
       pollfd.events = events;
       pollfd.revents = revents;
       context.serviceFd(pollfd);
-      if (entry.removed) return;
+      if (entry.removed) return i + 1;
     }
     this.mark(entry);
+    return MAX_SERVICES_IN_A_ROW;
   }
 
   private mark(entry: Entry): void {
@@ -139,4 +169,9 @@ export class PollSet {
     }
     this.onReady();
   }
+}
+
+function isCorkable(source: Pollable): source is Pollable & Corkable {
+  const candidate = source as Partial<Corkable>;
+  return typeof candidate.cork === "function" && typeof candidate.uncork === "function";
 }

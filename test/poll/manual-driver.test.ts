@@ -128,6 +128,22 @@ describe("the manual driver's step", () => {
     established(server, 1);
   });
 
+  it("with onReady, tells the embedder when user code outside a service asks for WRITEABLE", () => {
+    let told = 0;
+    const driver = new ManualDriver({ onReady: () => told++ });
+    const { server, peers } = serverWithPeers(driver, 1);
+    driver.run();
+    established(server, 1);
+    readAll(peers[0]!.client);
+    told = 0;
+    const [connection] = [...server.connections];
+    connection!.userData.queue.push(Buffer.from("pushed"));
+    connection!.requestWriteable();
+    expect(told).toBeGreaterThan(0);
+    driver.run();
+    expect(readAll(peers[0]!.client).subarray(2).toString()).toBe("pushed");
+  });
+
   it("with onReady, finds on the next step what a service left behind (level-triggered)", () => {
     const driver = new ManualDriver({ onReady: () => {} });
     const server = driver.createContext({ vhosts: [{ protocols: [echo] }] });

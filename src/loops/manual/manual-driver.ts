@@ -7,18 +7,19 @@
  *
  * Without `onReady` a step asks every pollable (poll(2)'s way: nothing is assumed about
  * notifications). With `onReady` the pollables' notifications are relied on anyway — the
- * embedder steps when told — so a step asks only the descriptors that announced
- * readiness or were added or changed mode since, and services each again while it stays
- * ready (level-triggered, bounded). Stepping then costs what is active, not what is
- * connected.
+ * embedder steps when told — so readiness is kept the way the Node and rx loops keep it,
+ * by a PollSet: a step asks only the descriptors that announced readiness or were added
+ * or changed mode since, services each again while it stays ready (level-triggered,
+ * bounded), and corks what can batch writes until the step ends. Stepping then costs
+ * what is active, not what is connected.
  */
 import { Context, type ContextOptions } from "../../poll/context.js";
 import { VirtualClock, type Clock } from "../../poll/clock.js";
 import type { PollHooks } from "../../poll/events.js";
-import { POLLERR, POLLHUP, type PollFd } from "../../poll/pollfd.js";
-import type { Pollable } from "../../poll/transport.js";
-import { asCorkable, corkForPass, uncorkPass, type Corkable } from "../../poll/corkable.js";
+import { PollSet } from "../../poll/poll-set.js";
+import type { PollFd } from "../../poll/pollfd.js";
 import { MemoryNetwork } from "./memory-network.js";
+import { PollEverything } from "./poll-everything.js";
 
 /** One call the context made to its hooks, as recorded for tests. */
 export type HookCall =
@@ -26,27 +27,13 @@ export type HookCall =
   | { hook: "del"; fd: number }
   | { hook: "changeMode"; fd: number; events: number; prevEvents: number };
 
-/** Services one descriptor gets in a row, in notify mode, before the others get theirs. */
-const MAX_SERVICES_IN_A_ROW = 64;
-
-interface Entry {
-  pollfd: PollFd;
-  source: Pollable;
-  /** The source, when it can batch writes: corked while a step services it. */
-  corkable: Corkable | null;
-  corked: boolean;
-  /** In the driven context's `marked` list (notify mode only). */
-  marked: boolean;
-  /** Set when a step finds it ready: what it was polled for then, and what it reported. */
-  readyEvents: number;
-  revents: number;
-}
+/** How a context's descriptors are kept and found ready: PollSet or PollEverything. */
+type DescriptorSet = Pick<PollSet, "hooks" | "eventsOf" | "pollfds" | "serviceReady" | "flushWrites">;
 
 interface Driven {
   context: Context;
-  entries: Map<number, Entry>;
-  /** Notify mode: the entries to ask on the next step; null when every entry is asked. */
-  marked: Entry[] | null;
+  /** The poll set as the hooks built it; it also finds what is ready. */
+  set: DescriptorSet;
   hookLog: HookCall[];
 }
 
@@ -68,10 +55,6 @@ export class ManualDriver {
   private readonly driven: Driven[] = [];
 
   private readonly onReady: (() => void) | null;
-  /** Given to every serviceFd() call: the context does not keep it. */
-  private readonly pollfd: PollFd = { fd: -1, events: 0, revents: 0 };
-  /** Entries corked in the current step. */
-  private readonly corked: Entry[] = [];
 
   constructor(options: ManualDriverOptions = {}) {
     this.clock = options.clock ?? new VirtualClock();
@@ -80,41 +63,25 @@ export class ManualDriver {
 
   /** Make a context whose hooks, clock and (unless given) dialer are this driver's. */
   createContext(options: Omit<ContextOptions, "hooks" | "clock">): Context {
-    const onReady = this.onReady;
-    const driven: Driven = { context: undefined as unknown as Context, entries: new Map(), marked: onReady ? [] : null, hookLog: [] };
+    const set: DescriptorSet = this.onReady ? new PollSet(this.onReady) : new PollEverything();
+    const driven: Driven = { context: undefined as unknown as Context, set, hookLog: [] };
+    // The set's own hooks, after checking that the context keeps the contract.
     const hooks: PollHooks = {
       add: (fd, events, source) => {
-        if (driven.entries.has(fd)) throw new Error(`add hook for fd ${fd}, which is already in the poll set`);
-        const entry: Entry = { pollfd: { fd, events, revents: 0 }, source, corkable: asCorkable(source), corked: false, marked: false, readyEvents: 0, revents: 0 };
-        driven.entries.set(fd, entry);
-        if (onReady) {
-          source.onReadiness = () => {
-            mark(driven, entry);
-            onReady();
-          };
-          // A new descriptor may have work no event will announce (a handshake already read).
-          mark(driven, entry);
-          onReady();
-        }
-        source.setInterest?.(events);
+        if (set.eventsOf(fd) !== null) throw new Error(`add hook for fd ${fd}, which is already in the poll set`);
+        set.hooks.add(fd, events, source);
         driven.hookLog.push({ hook: "add", fd, events });
       },
       del: (fd) => {
-        const entry = driven.entries.get(fd);
-        if (!entry) throw new Error(`del hook for fd ${fd}, which is not in the poll set`);
-        driven.entries.delete(fd);
-        if (onReady) entry.source.onReadiness = null;
+        if (set.eventsOf(fd) === null) throw new Error(`del hook for fd ${fd}, which is not in the poll set`);
+        set.hooks.del(fd);
         driven.hookLog.push({ hook: "del", fd });
       },
       changeMode: (fd, events, prevEvents) => {
-        const entry = driven.entries.get(fd);
-        if (!entry) throw new Error(`changeMode hook for fd ${fd}, which is not in the poll set`);
-        if (entry.pollfd.events !== prevEvents) {
-          throw new Error(`changeMode hook for fd ${fd} says it was ${prevEvents}, the poll set has ${entry.pollfd.events}`);
-        }
-        entry.pollfd.events = events;
-        entry.source.setInterest?.(events);
-        if (driven.marked) mark(driven, entry);
+        const was = set.eventsOf(fd);
+        if (was === null) throw new Error(`changeMode hook for fd ${fd}, which is not in the poll set`);
+        if (was !== prevEvents) throw new Error(`changeMode hook for fd ${fd} says it was ${prevEvents}, the poll set has ${was}`);
+        set.hooks.changeMode(fd, events, prevEvents);
         driven.hookLog.push({ hook: "changeMode", fd, events, prevEvents });
       },
     };
@@ -125,7 +92,7 @@ export class ManualDriver {
 
   /** The context's poll set as its hooks built it (copies). */
   pollfds(context: Context): PollFd[] {
-    return [...this.find(context).entries.values()].map((e) => ({ ...e.pollfd })).sort((x, y) => x.fd - y.fd);
+    return this.find(context).set.pollfds().sort((x, y) => x.fd - y.fd);
   }
 
   /** Hook calls the context made since the last call of this method. */
@@ -148,65 +115,16 @@ export class ManualDriver {
       for (const driven of this.driven) {
         const context = driven.context;
         if (context.isDestroyed) continue;
-        work += driven.marked ? this.serviceMarked(driven) : this.serviceAll(driven);
+        work += driven.set.serviceReady(context);
         if (context.hasPendingService || context.adjustTimeout(1) === 0) {
           context.servicePending();
           work++;
         }
       }
     } finally {
-      uncorkPass(this.corked);
+      for (const driven of this.driven) driven.set.flushWrites();
     }
     return work;
-  }
-
-  /** Every entry asked, the ready ones serviced once each, in descriptor order. */
-  private serviceAll(driven: Driven): number {
-    const ready: Entry[] = [];
-    for (const entry of driven.entries.values()) if (readiness(entry)) ready.push(entry);
-    ready.sort(byFd);
-    let work = 0;
-    for (const entry of ready) {
-      // A service above may have removed or re-purposed this descriptor.
-      if (driven.entries.get(entry.pollfd.fd) !== entry || entry.pollfd.events !== entry.readyEvents) continue;
-      this.service(driven.context, entry);
-      work++;
-    }
-    return work;
-  }
-
-  /**
-   * Only the marked entries asked, in the order they were marked; each serviced while it
-   * stays ready, up to MAX_SERVICES_IN_A_ROW times, then left marked for the next step if
-   * it still is (one busy descriptor cannot hold the others off).
-   */
-  private serviceMarked(driven: Driven): number {
-    const marked = driven.marked!;
-    driven.marked = [];
-    let work = 0;
-    for (const entry of marked) {
-      entry.marked = false;
-      for (let i = 0; ; i++) {
-        if (driven.entries.get(entry.pollfd.fd) !== entry || driven.context.isDestroyed || !readiness(entry)) break;
-        if (i === MAX_SERVICES_IN_A_ROW) {
-          mark(driven, entry);
-          break;
-        }
-        this.service(driven.context, entry);
-        work++;
-      }
-    }
-    return work;
-  }
-
-  private service(context: Context, entry: Entry): void {
-    // Everything this step writes to the source leaves together when the step ends.
-    corkForPass(entry, this.corked);
-    const pollfd = this.pollfd;
-    pollfd.fd = entry.pollfd.fd;
-    pollfd.events = entry.readyEvents;
-    pollfd.revents = entry.revents;
-    context.serviceFd(pollfd);
   }
 
   /** Step until nothing is ready. Throws if that takes more than `maxSteps` (a livelock). */
@@ -247,24 +165,4 @@ export class ManualDriver {
     if (!driven) throw new Error("this context was not made by this driver");
     return driven;
   }
-}
-
-function mark(driven: Driven, entry: Entry): void {
-  if (entry.marked) return;
-  entry.marked = true;
-  driven.marked!.push(entry);
-}
-
-/** Whether the entry is ready for what it is polled for (POLLERR and POLLHUP always count); records what it reported. */
-function readiness(entry: Entry): boolean {
-  const events = entry.pollfd.events;
-  const revents = entry.source.poll() & (events | POLLERR | POLLHUP);
-  if (revents === 0) return false;
-  entry.readyEvents = events;
-  entry.revents = revents;
-  return true;
-}
-
-function byFd(x: Entry, y: Entry): number {
-  return x.pollfd.fd - y.pollfd.fd;
 }
