@@ -7,8 +7,8 @@
  * every callback, so a loop turn scheduled on it runs once per socket event — one turn,
  * one pass of bookkeeping and one flush of writes for each socket that had data. On
  * setImmediate one turn serves every socket that became ready in the same poll, and its
- * writes leave together. With 50 connections echoing 32-byte messages that was ~12 %
- * more messages per second, for less load on the peer (bigger, fewer TCP segments).
+ * writes leave together. With 50 connections echoing, that was ~9 % more messages per
+ * second at 32 bytes and ~25 % at 4 KiB (6 paired runs; docs/performance.md).
  */
 import { Subscription, type SchedulerAction, type SchedulerLike } from "rxjs";
 
