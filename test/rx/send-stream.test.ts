@@ -4,7 +4,7 @@
  * each keeps its type, and the stream can be shared with other consumers at any time
  * without a message being lost, duplicated or reordered.
  */
-import { concatMap, mergeMap, of, take, timer, toArray } from "rxjs";
+import { Subscription, concatMap, config, mergeMap, of, take, takeUntil, timer, toArray } from "rxjs";
 import { describe, expect, it } from "vitest";
 import type { RxConnection, RxMessage } from "../../src/loops/rx/index.js";
 import { URL, rxPair, testScheduler } from "./harness.js";
@@ -101,6 +101,115 @@ describe("rx loop: sendAll(messages$)", () => {
       client.connect(URL).subscribe((c) => cold("10ms x").subscribe(() => c.close(4001, "bye")));
       ts.flush();
       expect(told).toEqual(["early 4001", "early too 4001", "early done", "late 4001", "late done"]);
+    });
+  });
+
+  describe("subscribed with a plain observer (the pull is the Subscription)", () => {
+    function echoOnce(ts: ReturnType<typeof testScheduler>, onServer: (c: RxConnection) => void, clientCloseAt: string) {
+      const { server, client } = rxPair(ts);
+      server.connections$.subscribe(onServer);
+      let echoes: RxMessage[] = [];
+      client
+        .connect(URL)
+        .pipe(
+          mergeMap((c) => {
+            c.sendAll(["a", "b"]).subscribe();
+            ts.createColdObservable(clientCloseAt).subscribe(() => c.close(1000));
+            return c.messages$.pipe(toArray());
+          }),
+        )
+        .subscribe((all) => (echoes = all));
+      return () => echoes;
+    }
+
+    it("echoes, then completes the observer once when the connection closes, closes itself and runs what was added to it", () => {
+      const ts = testScheduler();
+      ts.run(() => {
+        const told: string[] = [];
+        let subscription: Subscription | undefined;
+        const echoes = echoOnce(
+          ts,
+          (c) => {
+            subscription = c.sendAll(c.messages$).subscribe({ complete: () => told.push(`complete, closed=${subscription!.closed}`) });
+            subscription.add(() => told.push("added teardown"));
+          },
+          "20ms x",
+        );
+        ts.flush();
+        expect(echoes()).toEqual(["a", "b"]);
+        expect(subscription).toBeInstanceOf(Subscription);
+        // As RxJS orders it: the observer first, then the subscription's teardowns.
+        expect(told).toEqual(["complete, closed=false", "added teardown"]);
+        expect(subscription!.closed).toBe(true);
+      });
+    });
+
+    it("stops echoing when unsubscribed, and then tells the observer nothing", () => {
+      const ts = testScheduler();
+      ts.run(({ cold }) => {
+        const told: string[] = [];
+        const { server, client } = rxPair(ts);
+        server.connections$.subscribe((c) => {
+          const subscription = c.sendAll(c.messages$).subscribe({ complete: () => told.push("complete") });
+          cold("15ms x").subscribe(() => subscription.unsubscribe());
+        });
+        let echoes: RxMessage[] = [];
+        client
+          .connect(URL)
+          .pipe(
+            mergeMap((c) => {
+              c.sendAll(of("before", "at 10 ms").pipe(concatMap((m, i) => (i === 0 ? of(m) : timer(10).pipe(mergeMap(() => of(m))))))).subscribe();
+              cold("20ms x").subscribe(() => c.send("after"));
+              cold("40ms x").subscribe(() => c.close(1000));
+              return c.messages$.pipe(toArray());
+            }),
+          )
+          .subscribe((all) => (echoes = all));
+        ts.flush();
+        expect(echoes).toEqual(["before", "at 10 ms"]);
+        expect(told).toEqual([]);
+      });
+    });
+
+    it("reports an exception thrown by the observer's complete as RxJS does, to config.onUnhandledError, later", async () => {
+      const reported: unknown[] = [];
+      config.onUnhandledError = (error) => reported.push(error);
+      try {
+        const ts = testScheduler();
+        ts.run(() => {
+          echoOnce(
+            ts,
+            (c) =>
+              void c.sendAll(c.messages$).subscribe({
+                complete: () => {
+                  throw new Error("observer failed");
+                },
+              }),
+            "20ms x",
+          );
+          ts.flush();
+        });
+        expect(reported).toEqual([]);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        expect(reported).toEqual([new Error("observer failed")]);
+      } finally {
+        config.onUnhandledError = null;
+      }
+    });
+
+    it("goes through RxJS's subscriber under an operator, with the same behaviour", () => {
+      const ts = testScheduler();
+      ts.run(({ cold }) => {
+        const told: string[] = [];
+        const echoes = echoOnce(
+          ts,
+          (c) => void c.sendAll(c.messages$).pipe(takeUntil(cold("100ms x"))).subscribe({ complete: () => told.push("complete") }),
+          "20ms x",
+        );
+        ts.flush();
+        expect(echoes()).toEqual(["a", "b"]);
+        expect(told).toEqual(["complete"]);
+      });
     });
   });
 });

@@ -15,7 +15,17 @@
  * The result is cold and emits nothing: it completes once the source has completed and
  * all of its messages were written, or when the connection closes (closed$ says how).
  */
-import { Observable, from, isObservable, type ObservableInput, type Subscriber, type TeardownLogic, type Unsubscribable } from "rxjs";
+import {
+  Observable,
+  Subscriber,
+  Subscription,
+  config,
+  from,
+  isObservable,
+  type ObservableInput,
+  type Observer,
+  type TeardownLogic,
+} from "rxjs";
 import { usage } from "../../core/errors.js";
 import { SendOverflowError } from "./errors.js";
 import type { Consumer, Inbox } from "./inbox.js";
@@ -46,7 +56,17 @@ export function sendAll(port: SendPort, source: SendSource, policy: OverflowPoli
   return new SendAll(port, source, policy);
 }
 
-/** sendAll()'s observable: its subscribe function is shared, its arguments are fields (no closure per call). */
+/**
+ * sendAll()'s observable: its subscribe function is shared, its arguments are fields (no
+ * closure per call).
+ *
+ * A messages$ subscribed with a plain observer (what an application does: an echo, a
+ * proxy) skips RxJS's subscriber: the StreamPull is the Subscription handed back and calls
+ * the observer itself. RxJS's way costs a SafeSubscriber, its ConsumerObserver and a
+ * finalizer array that its first push grows to 17 slots, ~290 B on every connection, held
+ * for the connection's life; the pull alone is ~130 B. Anything that passes a Subscriber
+ * (operators do) goes RxJS's way.
+ */
 class SendAll extends Observable<never> {
   readonly #port: SendPort;
   readonly #source: SendSource;
@@ -60,6 +80,27 @@ class SendAll extends Observable<never> {
     this.#policy = policy;
   }
 
+  override subscribe(
+    observerOrNext?: Partial<Observer<never>> | ((value: never) => void) | null,
+    error?: ((error: unknown) => void) | null,
+    complete?: (() => void) | null,
+  ): Subscription {
+    const source = this.#source;
+    if (
+      source instanceof MessageStream &&
+      error === undefined &&
+      complete === undefined &&
+      this.#port.sender.isOpen &&
+      !(observerOrNext instanceof Subscription) &&
+      typeof (observerOrNext as Partial<Subscription> | null | undefined)?.unsubscribe !== "function"
+    ) {
+      const observer = typeof observerOrNext === "object" ? observerOrNext : null;
+      return new StreamPull(this.#port, source.inbox, null, observer).start();
+    }
+    if (error === undefined && complete === undefined) return super.subscribe(observerOrNext ?? undefined);
+    return super.subscribe(observerOrNext as ((value: never) => void) | null | undefined, error, complete);
+  }
+
   static #subscribe(this: SendAll, subscriber: Subscriber<never>): TeardownLogic {
     const port = this.#port;
     const source = this.#source;
@@ -67,7 +108,7 @@ class SendAll extends Observable<never> {
       subscriber.complete();
       return;
     }
-    if (source instanceof MessageStream) return new StreamPull(port, source.inbox, subscriber).start();
+    if (source instanceof MessageStream) return new StreamPull(port, source.inbox, subscriber, null).start();
     const closed: CloseListener = { connectionClosed: () => subscriber.complete() };
     port.addCloseListener(closed);
     const stop = feed(port, source, this.#policy, subscriber);
@@ -97,9 +138,10 @@ function kindOf(message: OutgoingMessage): "text" | "binary" {
  * inside WRITEABLE, as bytes (text stays UTF-8 from the wire to the wire); with other
  * consumers present it takes its share of the broadcast like any consumer. Either way no
  * object, closure or notice is spent per message. It is its own close listener and
- * teardown: a sendAll costs one object per connection.
+ * Subscription, and tells either an RxJS subscriber or, subscribed directly (see
+ * SendAll.subscribe), the application's observer.
  */
-class StreamPull implements Consumer, PullFeed, CloseListener, Unsubscribable {
+class StreamPull extends Subscription implements Consumer, PullFeed, CloseListener {
   /** A message handed over by a broadcast, waiting for WRITEABLE, and its done(). */
   private current: Buffer | null = null;
   private currentBinary = false;
@@ -110,8 +152,13 @@ class StreamPull implements Consumer, PullFeed, CloseListener, Unsubscribable {
   constructor(
     private readonly port: SendPort,
     private readonly inbox: Inbox,
-    private readonly subscriber: Subscriber<never>,
-  ) {}
+    /** Told of the end when subscribed through RxJS; null when subscribed directly. */
+    private readonly subscriber: Subscriber<never> | null,
+    /** Told of the end when subscribed directly (null: nobody listens). */
+    private readonly observer: Partial<Observer<never>> | null,
+  ) {
+    super();
+  }
 
   start(): this {
     this.port.addCloseListener(this);
@@ -168,13 +215,18 @@ class StreamPull implements Consumer, PullFeed, CloseListener, Unsubscribable {
     return true;
   }
 
-  // ---- CloseListener, teardown ----
+  // ---- CloseListener, Subscription ----
 
   connectionClosed(): void {
-    this.subscriber.complete();
+    this.finish();
   }
 
-  unsubscribe(): void {
+  override unsubscribe(): void {
+    this.stop();
+    super.unsubscribe();
+  }
+
+  private stop(): void {
     if (this.stopped) return;
     this.stopped = true;
     this.port.removeCloseListener(this);
@@ -186,13 +238,37 @@ class StreamPull implements Consumer, PullFeed, CloseListener, Unsubscribable {
     done?.();
   }
 
+  /** Completes: through RxJS (which then unsubscribes this), or as a SafeSubscriber would. */
   private finish(): void {
-    if (!this.stopped) this.subscriber.complete();
+    if (this.stopped) return;
+    if (this.subscriber !== null) {
+      this.subscriber.complete();
+      return;
+    }
+    this.stop();
+    const complete = this.observer?.complete;
+    if (complete !== undefined) {
+      try {
+        complete.call(this.observer);
+      } catch (error) {
+        reportLater(error);
+      }
+    }
+    super.unsubscribe();
   }
 
   static #finish(pull: StreamPull): void {
     pull.finish();
   }
+}
+
+/** An observer's exception, reported as RxJS reports one: to config.onUnhandledError, or thrown on a later turn. */
+function reportLater(error: unknown): void {
+  setTimeout(() => {
+    const report = config.onUnhandledError;
+    if (report) report(error);
+    else throw error;
+  });
 }
 
 function pullIterable(port: SendPort, iterable: Iterable<OutgoingMessage>, subscriber: Subscriber<never>): () => void {
