@@ -45,6 +45,28 @@ describe("rx loop: a conversation in virtual time", () => {
     });
   });
 
+  it("keeps past ESTABLISHED only the headers its protocol asks for: all by default, the named ones, or none", () => {
+    const ts = testScheduler();
+    ts.run(() => {
+      const { server, client } = rxPair(ts, {
+        server: { protocols: [{ name: "all" }, { name: "named", keepHeaders: ["x-user", "X-TRACE"] }, { name: "none", keepHeaders: false }] },
+      });
+      const accepted = new Map<string, RxConnection>();
+      server.connections$.subscribe((c) => accepted.set(c.protocol, c));
+      for (const protocol of ["all", "named", "none"]) {
+        client.connect({ url: URL, protocols: [protocol], headers: { "X-User": "ada", "X-Trace": "t1", "X-Other": "1" } }).subscribe();
+      }
+      ts.flush();
+      expect(accepted.get("all")!.headers.get("x-other")).toBe("1");
+      expect(accepted.get("all")!.headers.get("sec-websocket-key")).not.toBeUndefined();
+      expect([...accepted.get("named")!.headers]).toEqual([
+        ["X-User", "ada"],
+        ["X-Trace", "t1"],
+      ]);
+      expect([...accepted.get("none")!.headers]).toEqual([]);
+    });
+  });
+
   it("types messages by what they are on the wire: text as string, binary as Buffer, both ways", () => {
     const ts = testScheduler();
     ts.run(() => {

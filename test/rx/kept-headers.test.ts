@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { HeaderList } from "../../src/core/http/headers.js";
-import { keepHeaders, restoreHeaders } from "../../src/loops/rx/kept-headers.js";
+import { headerSelection, keepHeaders, restoreHeaders } from "../../src/loops/rx/kept-headers.js";
 
 describe("rx loop: kept headers", () => {
   it("round-trips a list through one string", () => {
@@ -33,5 +33,22 @@ describe("rx loop: kept headers", () => {
     const list = new HeaderList([["X-Odd", "one\ntwo"]]);
     expect(keepHeaders(list)).toBe(list);
     expect(restoreHeaders(keepHeaders(list))).toBe(list);
+  });
+
+  it("keeps only the selected fields, matched without regard to case, in their order and case", () => {
+    const list = new HeaderList([
+      ["Host", "h"],
+      ["Cookie", "a=1"],
+      ["X-Odd", "one\ntwo"],
+      ["cookie", "b=2"],
+    ]);
+    expect([...restoreHeaders(keepHeaders(list, headerSelection(["COOKIE"])))]).toEqual([
+      ["Cookie", "a=1"],
+      ["cookie", "b=2"],
+    ]);
+    // A list that cannot be flattened is still filtered.
+    expect([...restoreHeaders(keepHeaders(list, headerSelection(["x-odd"])))]).toEqual([["X-Odd", "one\ntwo"]]);
+    expect(keepHeaders(list, headerSelection(false))).toBe("");
+    expect(headerSelection(undefined)).toBe(true);
   });
 });

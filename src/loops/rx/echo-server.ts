@@ -41,7 +41,8 @@ export async function startRxEchoServer(options: RxEchoServerOptions = {}): Prom
   const maxMessageSize = options.maxMessageSize ?? 16 * 1024 * 1024;
   const loop = new RxLoop({
     ...(options.scheduler ? { scheduler: options.scheduler } : {}),
-    protocols: [{ name: "echo", maxMessageSize, ...(options.deflate ? { extensions: [permessageDeflate()] } : {}) }],
+    // An echo reads no header: it keeps none past the handshake.
+    protocols: [{ name: "echo", maxMessageSize, keepHeaders: false, ...(options.deflate ? { extensions: [permessageDeflate()] } : {}) }],
     // A whole message may wait while the previous one is written.
     connection: { highWaterBytes: Math.max(1024 * 1024, maxMessageSize) },
     logger: { level: options.logLevel ?? "notice" },

@@ -8,17 +8,28 @@
  * The encoding cannot be ambiguous: a received name is an HTTP token (no ":" and no line
  * break) and a value has no line break; a list that breaks this (one built by hand) is
  * kept as it is.
+ *
+ * A protocol can keep fewer (RxProtocolOptions.keepHeaders): none, or the fields it names.
  */
 import { HeaderList } from "../../core/http/headers.js";
 
 /** Headers as kept: the flat string, or the list itself when it cannot be flattened. */
 export type KeptHeaders = string | HeaderList;
 
-export function keepHeaders(list: HeaderList | null): KeptHeaders {
-  if (list === null) return "";
+/** Which fields to keep: all, none, or those whose lower-cased name is in the set. */
+export type HeaderSelection = boolean | ReadonlySet<string>;
+
+export function headerSelection(keep: boolean | readonly string[] | undefined): HeaderSelection {
+  if (keep === undefined || typeof keep === "boolean") return keep ?? true;
+  return new Set(keep.map((name) => name.toLowerCase()));
+}
+
+export function keepHeaders(list: HeaderList | null, which: HeaderSelection = true): KeptHeaders {
+  if (list === null || which === false) return "";
   const parts: string[] = [];
   for (const [name, value] of list) {
-    if (name.includes(":") || name.includes("\n") || value.includes("\n")) return list;
+    if (which !== true && !which.has(name.toLowerCase())) continue;
+    if (name.includes(":") || name.includes("\n") || value.includes("\n")) return which === true ? list : selected(list, which);
     parts.push(name, ":", value, "\n");
   }
   // join() makes one flat string (concatenation would keep every piece alive in a rope).
@@ -36,4 +47,10 @@ export function restoreHeaders(kept: KeptHeaders): HeaderList {
     start = end + 1;
   }
   return list;
+}
+
+function selected(list: HeaderList, which: ReadonlySet<string>): HeaderList {
+  const kept = new HeaderList();
+  for (const [name, value] of list) if (which.has(name.toLowerCase())) kept.append(name, value);
+  return kept;
 }

@@ -14,7 +14,7 @@ import type { Connection } from "../../poll/connection.js";
 import type { CloseData } from "../../poll/events.js";
 import { fewAt, fewCount, fewWith, fewWithout, type Few } from "./few.js";
 import { Inbox } from "./inbox.js";
-import { keepHeaders, restoreHeaders, type KeptHeaders } from "./kept-headers.js";
+import { keepHeaders, restoreHeaders, type HeaderSelection, type KeptHeaders } from "./kept-headers.js";
 import type { ResolvedConnectionOptions, RxConnectionOptions } from "./options.js";
 import { resolveConnectionOptions } from "./options.js";
 import type { Defer } from "./notices.js";
@@ -122,9 +122,9 @@ export class ConnectionLink implements SendPort {
 
   // ---- from the protocol callback (inside context calls) ----------------------------------
 
-  established(): void {
-    // Headers are dropped by the connection once ESTABLISHED returns; keep them.
-    this.kept = keepHeaders(this.connection.headers);
+  established(keep: HeaderSelection): void {
+    // Headers are dropped by the connection once ESTABLISHED returns; keep what the protocol wants.
+    this.kept = keepHeaders(this.connection.headers, keep);
     this.host.defer(ConnectionLink.#open, this);
   }
 

@@ -6,6 +6,7 @@
 import type { ExtensionNegotiator } from "../../core/handshake/extension.js";
 import type { Connection } from "../../poll/connection.js";
 import { defineProtocol, type ProtocolDefinition } from "../../poll/protocol.js";
+import { headerSelection } from "./kept-headers.js";
 import type { ConnectionLink } from "./link.js";
 
 export interface RxProtocolOptions {
@@ -19,6 +20,13 @@ export interface RxProtocolOptions {
   txPacketSize?: number;
   /** Extensions to negotiate, e.g. permessageDeflate() from wsloop/core. */
   extensions?: readonly ExtensionNegotiator[];
+  /**
+   * Which of the handshake's headers RxConnection.headers keeps once the connection is
+   * established: all (true, the default), none (false), or the fields named (any case).
+   * They are held for the connection's life (~150 B for a small client's request, ~1 KB
+   * for a browser's); a protocol that reads none of them can keep none.
+   */
+  keepHeaders?: boolean | readonly string[];
 }
 
 export function rxProtocol(
@@ -26,6 +34,7 @@ export function rxProtocol(
   createLink: (connection: Connection<ConnectionLink>) => ConnectionLink,
 ): ProtocolDefinition<ConnectionLink> {
   const maxMessageSize = options.maxMessageSize ?? 16 * 1024 * 1024;
+  const keep = headerSelection(options.keepHeaders);
   return defineProtocol<ConnectionLink>({
     name: options.name,
     maxMessageSize,
@@ -38,7 +47,7 @@ export function rxProtocol(
       switch (event.reason) {
         case "ESTABLISHED":
         case "CLIENT_ESTABLISHED":
-          event.connection.userData.established();
+          event.connection.userData.established(keep);
           return;
         case "RECEIVE":
         case "CLIENT_RECEIVE":
