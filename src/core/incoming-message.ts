@@ -29,6 +29,13 @@ export class IncomingMessage {
   /** The first piece held (most messages have one), then the rest. */
   private firstPiece: Buffer | null = null;
   private morePieces: Buffer[] | null = null;
+  /**
+   * A masked message's buffer, once a quarter of it has come (holdMasked): later pieces
+   * are unmasked into it as they arrive, while the read that brought them is still in
+   * the CPU's cache, and are not held. Its `filled` bytes are done.
+   */
+  private whole: Buffer | null = null;
+  private filled = 0;
 
   /** A new message begins (its first frame's header was read). */
   start(binary: boolean): void {
@@ -49,31 +56,63 @@ export class IncomingMessage {
   }
 
   /**
+   * A piece of a message whose pieces are held masked (piecesMasked), `expected` bytes
+   * long in all. Until a quarter of it has come the piece is held, so a peer that
+   * announces a large message and sends little of it costs at most four times what it
+   * sent; then the message's buffer is made, what was held is unmasked into it, and so
+   * is each piece after, as it comes. A message that comes in one piece is never copied.
+   */
+  holdMasked(piece: Buffer, expected: number, parser: FrameParser): void {
+    const whole = this.whole;
+    if (whole !== null) {
+      parser.unmaskInto(whole.subarray(this.filled), piece, this.filled);
+      this.filled += piece.length;
+      return;
+    }
+    this.hold(piece);
+    if (this.size < expected && this.size * 4 >= expected) this.gather(expected, parser);
+  }
+
+  /** Make the buffer of a masked message and unmask what is held into it. */
+  private gather(expected: number, parser: FrameParser): void {
+    const first = this.firstPiece!;
+    // The buffer starts at the first piece's word alignment, so the pieces after it
+    // (whole reads, mostly multiples of 4 bytes) line up word for word.
+    const shift = first.byteOffset & 3;
+    const whole = Buffer.allocUnsafe(expected + shift).subarray(shift);
+    parser.unmaskInto(whole, first, 0);
+    let at = first.length;
+    const more = this.morePieces;
+    if (more !== null) {
+      for (const piece of more) {
+        parser.unmaskInto(whole.subarray(at), piece, at);
+        at += piece.length;
+      }
+    }
+    this.firstPiece = null;
+    this.morePieces = null;
+    this.whole = whole;
+    this.filled = at;
+  }
+
+  /**
    * The assembled message, and the pieces let go: its one piece as it is, or the pieces
    * copied together. Pieces held masked are unmasked with `parser`'s current key.
    */
   take(parser: FrameParser): Buffer {
+    if (this.whole === null && this.piecesMasked && this.morePieces !== null) this.gather(this.size, parser);
     const first = this.firstPiece;
     const more = this.morePieces;
     const masked = this.piecesMasked;
+    const whole = this.whole;
     this.drop();
+    if (whole !== null) return whole;
     if (first === null) return emptyBuffer;
     if (more === null) {
       if (masked) parser.unmask(first, 0);
       return first;
     }
-    if (!masked) return Buffer.concat([first, ...more], this.size);
-    // Unmask while copying. The copy starts at the first piece's word alignment, so the
-    // pieces after it (whole reads, mostly multiples of 4 bytes) line up word for word.
-    const shift = first.byteOffset & 3;
-    const whole = Buffer.allocUnsafe(this.size + shift).subarray(shift);
-    parser.unmaskInto(whole, first, 0);
-    let at = first.length;
-    for (const piece of more) {
-      parser.unmaskInto(whole.subarray(at), piece, at);
-      at += piece.length;
-    }
-    return whole;
+    return Buffer.concat([first, ...more], this.size);
   }
 
   /** Let go of the pieces held (the message will never be delivered). */
@@ -81,5 +120,7 @@ export class IncomingMessage {
     this.firstPiece = null;
     this.morePieces = null;
     this.piecesMasked = false;
+    this.whole = null;
+    this.filled = 0;
   }
 }

@@ -512,7 +512,8 @@ export class WsSession implements FrameSink {
       this.events.onFragment(data, { first, final, binary: m.binary, remaining });
       return;
     }
-    m.hold(data);
+    if (m.piecesMasked) m.holdMasked(data, header.payloadLength, this.parser!);
+    else m.hold(data);
   }
 
   onFrameEnd(header: FrameHeader): void {

@@ -1,7 +1,7 @@
 import { Buffer } from "node:buffer";
 import { describe, expect, it } from "vitest";
 import { Opcode } from "../../../src/core/frame.js";
-import { hex, inbound, mergePieces, newSession, pattern, roles, runAtEverySplit, takeOwed } from "./harness.js";
+import { hex, inbound, mergePieces, newSession, pattern, roles, run, runAtEverySplit, takeOwed } from "./harness.js";
 
 describe("WsSession: whole-message delivery", () => {
   for (const role of roles) {
@@ -59,6 +59,33 @@ describe("WsSession: whole-message delivery", () => {
           { type: "ping", data: hex("x") },
           { type: "message", binary: true, data: hex(Buffer.concat(parts)) },
         ]);
+      });
+
+      it("delivers a large binary message spread over many reads intact, whatever their sizes and alignment", () => {
+        // A masked frame over many reads is unmasked into its buffer as the reads come
+        // (from a quarter of it on): pieces of odd sizes, single bytes and a read that
+        // ends one message and begins the next must all land in place.
+        const first = pattern(300_001, 7);
+        const second = pattern(70_000, 9);
+        const buf = inbound(role, { opcode: Opcode.BINARY, payload: first }, { opcode: Opcode.PING, payload: "p" }, { opcode: Opcode.BINARY, payload: second });
+        const expected = [
+          { type: "message", binary: true, data: hex(first) },
+          { type: "ping", data: hex("p") },
+          { type: "message", binary: true, data: hex(second) },
+        ];
+        for (const sizes of [[65_536], [65_537], [4093, 1, 2, 3], [1, 80_000, 1, 7], [1000], [99_999, 65_536, 3]]) {
+          const chunks: Buffer[] = [];
+          for (let at = 0, i = 0; at < buf.length; i++) {
+            const size = sizes[i % sizes.length]!;
+            // Each chunk in a buffer of its own, at an offset that varies its alignment.
+            const shift = i % 4;
+            const chunk = Buffer.alloc(size + shift).subarray(shift);
+            const n = buf.copy(chunk, 0, at, at + size);
+            chunks.push(chunk.subarray(0, n));
+            at += n;
+          }
+          expect(run(role, chunks).events, `chunk sizes ${sizes.join(",")}`).toEqual(expected);
+        }
       });
 
       it("delivers empty messages: text, binary and fragmented-empty", () => {
