@@ -33,7 +33,9 @@ const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = dirname(benchDir);
 const buildDir = join(benchDir, "build");
 
-const { values: opts } = parseArgs({
+let opts;
+try {
+  ({ values: opts } = parseArgs({
   options: {
     runs: { type: "string" },
     duration: { type: "string" },
@@ -52,8 +54,20 @@ const { values: opts } = parseArgs({
     "max-foreign": { type: "string" },
     retries: { type: "string" },
     compare: { type: "string" },
+    help: { type: "boolean", short: "h" },
   },
-});
+}));
+} catch (error) {
+  process.stderr.write(`bench: ${error.message} (node bench/run.mjs --help lists the options)\n`);
+  process.exit(2);
+}
+if (opts.help) {
+  // The usage is this file's opening comment.
+  const text = readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1);
+  const end = text.findIndex((line) => !line.startsWith("//"));
+  process.stdout.write(text.slice(0, end).map((line) => line.replace(/^\/\/ ?/, "")).join("\n") + "\n");
+  process.exit(0);
+}
 const quick = Boolean(opts.quick);
 const runs = Number(opts.runs ?? (quick ? 1 : 3));
 const duration = Number(opts.duration ?? (quick ? 2 : 5));
