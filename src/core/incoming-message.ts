@@ -100,7 +100,8 @@ export class IncomingMessage {
    * copied together. Pieces held masked are unmasked with `parser`'s current key.
    */
   take(parser: FrameParser): Buffer {
-    if (this.whole === null && this.piecesMasked && this.morePieces !== null) this.gather(this.size, parser);
+    // Pieces still held masked: the last one took the message from under a quarter to whole.
+    if (this.piecesMasked && this.morePieces !== null) this.gather(this.size, parser);
     const first = this.firstPiece;
     const more = this.morePieces;
     const masked = this.piecesMasked;

@@ -4,7 +4,7 @@
  * each keeps its type, and the stream can be shared with other consumers at any time
  * without a message being lost, duplicated or reordered.
  */
-import { Subscription, concatMap, config, mergeMap, of, take, takeUntil, timer, toArray } from "rxjs";
+import { Subscriber, Subscription, concatMap, config, mergeMap, of, take, takeUntil, timer, toArray } from "rxjs";
 import { describe, expect, it } from "vitest";
 import type { RxConnection, RxMessage } from "../../src/loops/rx/index.js";
 import { URL, rxPair, testScheduler } from "./harness.js";
@@ -138,6 +138,8 @@ describe("rx loop: sendAll(messages$)", () => {
         ts.flush();
         expect(echoes()).toEqual(["a", "b"]);
         expect(subscription).toBeInstanceOf(Subscription);
+        // The pull itself, not RxJS's SafeSubscriber (a Subscriber) around it.
+        expect(subscription).not.toBeInstanceOf(Subscriber);
         // As RxJS orders it: the observer first, then the subscription's teardowns.
         expect(told).toEqual(["complete, closed=false", "added teardown"]);
         expect(subscription!.closed).toBe(true);

@@ -26,10 +26,10 @@ export function headerSelection(keep: boolean | readonly string[] | undefined): 
 
 export function keepHeaders(list: HeaderList | null, which: HeaderSelection = true): KeptHeaders {
   if (list === null || which === false) return "";
+  if (which !== true) list = selected(list, which);
   const parts: string[] = [];
   for (const [name, value] of list) {
-    if (which !== true && !which.has(name.toLowerCase())) continue;
-    if (name.includes(":") || name.includes("\n") || value.includes("\n")) return which === true ? list : selected(list, which);
+    if (name.includes(":") || name.includes("\n") || value.includes("\n")) return list;
     parts.push(name, ":", value, "\n");
   }
   // join() makes one flat string (concatenation would keep every piece alive in a rope).

@@ -23,8 +23,8 @@ export interface RxProtocolOptions {
   /**
    * Which of the handshake's headers RxConnection.headers keeps once the connection is
    * established: all (true, the default), none (false), or the fields named (any case).
-   * They are held for the connection's life (~150 B for a small client's request, ~1 KB
-   * for a browser's); a protocol that reads none of them can keep none.
+   * They are held for the connection's life (~150 B for a small client's request,
+   * ~0.5–0.7 KB for a browser's); a protocol that reads none of them can keep none.
    */
   keepHeaders?: boolean | readonly string[];
 }

@@ -17,13 +17,13 @@
  */
 import {
   Observable,
-  Subscriber,
   Subscription,
   config,
   from,
   isObservable,
   type ObservableInput,
   type Observer,
+  type Subscriber,
   type TeardownLogic,
 } from "rxjs";
 import { usage } from "../../core/errors.js";
@@ -91,11 +91,11 @@ class SendAll extends Observable<never> {
       error === undefined &&
       complete === undefined &&
       this.#port.sender.isOpen &&
-      !(observerOrNext instanceof Subscription) &&
+      // Not a Subscriber, nor anything else that can be unsubscribed (RxJS treats those alike).
       typeof (observerOrNext as Partial<Subscription> | null | undefined)?.unsubscribe !== "function"
     ) {
       const observer = typeof observerOrNext === "object" ? observerOrNext : null;
-      return new StreamPull(this.#port, source.inbox, null, observer).start();
+      return new StreamPull(this.#port, source.inbox, observer).start();
     }
     if (error === undefined && complete === undefined) return super.subscribe(observerOrNext ?? undefined);
     return super.subscribe(observerOrNext as ((value: never) => void) | null | undefined, error, complete);
@@ -108,7 +108,7 @@ class SendAll extends Observable<never> {
       subscriber.complete();
       return;
     }
-    if (source instanceof MessageStream) return new StreamPull(port, source.inbox, subscriber, null).start();
+    if (source instanceof MessageStream) return new StreamPull(port, source.inbox, subscriber).start();
     const closed: CloseListener = { connectionClosed: () => subscriber.complete() };
     port.addCloseListener(closed);
     const stop = feed(port, source, this.#policy, subscriber);
@@ -152,9 +152,10 @@ class StreamPull extends Subscription implements Consumer, PullFeed, CloseListen
   constructor(
     private readonly port: SendPort,
     private readonly inbox: Inbox,
-    /** Told of the end when subscribed through RxJS; null when subscribed directly. */
-    private readonly subscriber: Subscriber<never> | null,
-    /** Told of the end when subscribed directly (null: nobody listens). */
+    /**
+     * Told of the end: RxJS's subscriber, or the application's observer when subscribed
+     * directly (null: nobody listens).
+     */
     private readonly observer: Partial<Observer<never>> | null,
   ) {
     super();
@@ -238,13 +239,12 @@ class StreamPull extends Subscription implements Consumer, PullFeed, CloseListen
     done?.();
   }
 
-  /** Completes: through RxJS (which then unsubscribes this), or as a SafeSubscriber would. */
+  /**
+   * Completes as a SafeSubscriber would: stops, tells the observer (an RxJS subscriber
+   * then runs its finalizers, this among them), then closes this Subscription.
+   */
   private finish(): void {
     if (this.stopped) return;
-    if (this.subscriber !== null) {
-      this.subscriber.complete();
-      return;
-    }
     this.stop();
     const complete = this.observer?.complete;
     if (complete !== undefined) {
