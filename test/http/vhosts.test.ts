@@ -64,6 +64,22 @@ describe("vhosts by Host header", () => {
     expect([...s.context.connections][0]!.vhost.name).toBe("b.test");
   });
 
+  it.each(["ws", "http"])("a WebSocket upgrade's absolute-form target (%s://) picks the vhost it names, over the Host header", (scheme) => {
+    const a = recording("a-proto");
+    const b = recording("b-proto");
+    const s = httpServer({ vhosts: [{ name: "a.test", protocols: [a.protocol] }, { name: "b.test", protocols: [b.protocol] }] });
+    const peer = s.open();
+    peer.send(
+      `GET ${scheme}://b.test/ws HTTP/1.1\r\nHost: a.test` +
+        "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    expect(peer.text()).toMatch(/^HTTP\/1\.1 101 /);
+    expect(b.take()).toContain("ESTABLISHED");
+    expect(a.take()).not.toContain("ESTABLISHED");
+    expect([...s.context.connections][0]!.vhost.name).toBe("b.test");
+  });
+
   it("the memory network's listener passes its vhost group, as the Node loop's does", () => {
     const driver = new ManualDriver();
     const a = recording("a", { HTTP: (e) => e.connection.respond(200, {}, `a:${e.connection.vhost.name}`) });

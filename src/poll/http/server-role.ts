@@ -51,6 +51,16 @@ type Phase =
   /** Handed over (upgrade, raw) or failed: this role reads nothing more. */
   | "gone";
 
+/** The authority of an absolute-form target, in the schemes an upgrade accepts (see resourcePath). */
+const ABSOLUTE_FORM = /^(?:https?|wss?):\/\/([^/?#]*)/i;
+
+/** The host an absolute-form target names; null for origin-form, or an authority with no usable host. */
+function absoluteFormHost(target: string): string | null {
+  if (target.startsWith("/")) return null;
+  const host = ABSOLUTE_FORM.exec(target)?.[1];
+  return host === undefined || host === "" || host.includes("@") ? null : host;
+}
+
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
 
 export class HttpServerRole implements HandshakeRole {
@@ -73,7 +83,8 @@ export class HttpServerRole implements HandshakeRole {
   /** Raw fallback: the first bytes are kept until they show whether they start a request. */
   private sniffing: Buffer | null;
   private readonly requestTimer = new Timer(() => this.onRequestTimeout());
-  private readonly keepAliveTimer = new Timer(() => this.onKeepAliveTimeout());
+  /** Made when a response completes: most connections (every WebSocket) never wait for a second request. */
+  private keepAliveTimer: Timer | null = null;
 
   constructor(
     readonly connection: Connection,
@@ -243,15 +254,17 @@ export class HttpServerRole implements HandshakeRole {
   private onHead(head: HttpRequestHead, rest: Buffer): void {
     const connection = this.connection;
     this.headBytes = 0;
-    const target = parseRequestPath(head.target === "*" ? "/" : head.target);
     const hosts = head.headers.getAll("host");
-    const named = (target.ok ? target.host : null) ?? (hosts.length === 1 ? hosts[0]! : null);
-    this.selectVhost(named);
-
+    const hostHeader = hosts.length === 1 ? hosts[0]! : null;
     if (head.headers.tokens("upgrade").includes("websocket")) {
+      // The WebSocket handshake reads its own target (undecoded: the path is the
+      // protocol's); all that matters here is the host an absolute-form target names.
+      this.selectVhost(absoluteFormHost(head.target) ?? hostHeader);
       this.handOverToWebSocket(head, rest);
       return;
     }
+    const target = parseRequestPath(head.target === "*" ? "/" : head.target);
+    this.selectVhost((target.ok ? target.host : null) ?? hostHeader);
     if (hosts.length > 1) return this.fail(400, `${hosts.length} Host headers; exactly one is allowed`);
     if (head.versionMinor >= 1 && hosts.length === 0) return this.fail(400, "missing Host header (required in HTTP/1.1)");
     const framing = requestBodyFraming(head);
@@ -456,7 +469,7 @@ export class HttpServerRole implements HandshakeRole {
     this.headBytes = 0;
     this.connection.setHeaders(null);
     if (this.held) this.connection.context.markForced(this.connection);
-    else this.arm(this.keepAliveTimer, this.connection.vhost.timeouts.keepAliveMs);
+    else this.arm((this.keepAliveTimer ??= new Timer(() => this.onKeepAliveTimeout())), this.connection.vhost.timeouts.keepAliveMs);
     this.dirty();
   }
 
@@ -553,7 +566,7 @@ export class HttpServerRole implements HandshakeRole {
     else timers.cancel(timer);
   }
 
-  private cancel(timer: Timer): void {
+  private cancel(timer: Timer | null): void {
     this.connection.context.timers.cancel(timer);
   }
 
