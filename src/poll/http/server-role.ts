@@ -51,7 +51,7 @@ type Phase =
   /** Handed over (upgrade, raw) or failed: this role reads nothing more. */
   | "gone";
 
-/** The authority of an absolute-form target, in the schemes an upgrade accepts (see resourcePath). */
+/** The authority of an absolute-form target, in the schemes an upgrade accepts (resourcePath() in core/handshake/server-handshake.ts). */
 const ABSOLUTE_FORM = /^(?:https?|wss?):\/\/([^/?#]*)/i;
 
 /** The host an absolute-form target names; null for origin-form, or an authority with no usable host. */
