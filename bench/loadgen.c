@@ -2,7 +2,7 @@
  * loadgen: a small epoll WebSocket load generator for wsloop's benchmarks.
  *
  *   loadgen echo      --port N [--conns 50] [--size 32] [--type text|binary] [--depth 16]
- *                     [--warmup 1] [--duration 5] [--deflate]
+ *                     [--warmup 1] [--duration 5] [--deflate] [--batch 1]
  *   loadgen handshake --port N [--workers 8] [--warmup 1] [--duration 5]
  *   loadgen idle      --port N [--conns 10000] [--prime BYTES] [--deflate] [--hold-max 120]
  *   common:           [--host 127.0.0.1] [--path /] [--protocol NAME] [--src-addrs N]
@@ -14,6 +14,12 @@
  * let a harness sample the server at the edges of the measured window. Its own CPU time
  * over the window (getrusage) is part of the result, so a report can show that the
  * generator was not the bottleneck.
+ *
+ * --batch B sends again only once B of a connection's --depth messages are back (default
+ * 1: each as soon as it is back). It is a check on the generator, not a scenario: against
+ * a server that answers each message with a write of its own, B > 1 cuts the generator's
+ * writes B-fold, so if the server's figure does not move, the generator was not its limit.
+ * The result line counts the generator's reads and writes per message while measuring.
  *
  * Echo payloads carry their sequence number (8 hex digits) in their first bytes, so a
  * dropped, duplicated or reordered message is caught too. With --deflate the generator
@@ -172,6 +178,7 @@ static double hpct(double p) {
 
 enum { M_ECHO, M_HANDSHAKE, M_IDLE } mode;
 static const char *opt_host = "127.0.0.1", *opt_path = "/", *opt_protocol = NULL;
+static int opt_batch = 1;
 static int opt_port = 0, opt_conns = -1, opt_depth = 1, opt_binary = 1, opt_deflate = 0, opt_workers = 8;
 static size_t opt_size = 32, opt_prime = 0;
 static double opt_warmup = 1, opt_duration = 5, opt_hold_max = 120;
@@ -282,6 +289,8 @@ static int ep;
 static conn *conns;
 static int nconns;
 static conn *dirty_list;
+/* System calls on connections while measuring: how much of the generator's core each message costs. */
+static unsigned long long m_reads, m_writes;
 static uint8_t scratch[65536];
 static int measuring, stopping, stop_sending;
 static uint64_t m_msgs, m_bytes, total_msgs;
@@ -402,6 +411,7 @@ static int flush(conn *c) {
       skip -= ts;
     }
     ssize_t w = writev(c->fd, iov, n);
+    if (measuring) m_writes++;
     if (w < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) { set_events(c, EPOLLIN | EPOLLOUT); return 0; }
       if (errno == EINTR) continue;
@@ -532,7 +542,10 @@ static void message_done(conn *c, uint64_t now) {
     m_msgs++; m_bytes += opt_size;
     hadd(now - c->sent_at[seq % (uint64_t)opt_depth]);
   }
-  if (!stop_sending) send_message(c, now);
+  if (stop_sending) return;
+  /* Refill once --batch of the --depth messages are back (1: each as it comes back). */
+  if (c->send_seq - c->recv_seq + (uint64_t)opt_batch > (uint64_t)opt_depth) return;
+  while (c->send_seq - c->recv_seq < (uint64_t)opt_depth) send_message(c, now);
 }
 
 static int check_upgrade(conn *c) {
@@ -626,6 +639,7 @@ static void handle(conn *c, uint32_t events, uint64_t now) {
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     for (int rounds = 0; rounds < 16; rounds++) {
       ssize_t r = read(c->fd, c->rbuf + c->rlen, RBUF - c->rlen);
+      if (measuring) m_reads++;
       if (r < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
         if (errno == EINTR) continue;
@@ -740,10 +754,11 @@ static void run_echo(void) {
   printf("{\"mode\":\"echo\",\"conns\":%d,\"size\":%zu,\"type\":\"%s\",\"depth\":%d,\"deflate\":%s,"
          "\"duration_s\":%.3f,\"messages\":%llu,\"msgs_per_s\":%.1f,\"mb_per_s\":%.2f,"
          "\"p50_us\":%.1f,\"p99_us\":%.1f,\"gen_cpu_s\":%.3f,\"gen_cpu_share\":%.3f,"
-         "\"stalled_conns\":%d,\"unclean_closes\":%llu}\n",
+         "\"stalled_conns\":%d,\"unclean_closes\":%llu,\"reads_per_msg\":%.3f,\"writes_per_msg\":%.3f}\n",
          n, opt_size, opt_binary ? "binary" : "text", opt_depth, opt_deflate ? "true" : "false", secs,
          (unsigned long long)m_msgs, m_msgs / secs, m_bytes / secs / 1e6, hpct(0.50), hpct(0.99), cpu1 - cpu0,
-         (cpu1 - cpu0) / secs, stalled, (unsigned long long)errors_unclean);
+         (cpu1 - cpu0) / secs, stalled, (unsigned long long)errors_unclean,
+         m_msgs ? (double)m_reads / m_msgs : 0.0, m_msgs ? (double)m_writes / m_msgs : 0.0);
 }
 
 static void run_handshake(void) {
@@ -847,6 +862,7 @@ int main(int argc, char **argv) {
     else if (ARG("--size")) opt_size = (size_t)strtoull(v, NULL, 10);
     else if (ARG("--type")) { if (!strcmp(v, "text")) opt_binary = 0; else if (!strcmp(v, "binary")) opt_binary = 1; else usage(); }
     else if (ARG("--depth")) opt_depth = atoi(v);
+    else if (ARG("--batch")) opt_batch = atoi(v);
     else if (ARG("--warmup")) opt_warmup = atof(v);
     else if (ARG("--duration")) opt_duration = atof(v);
     else if (ARG("--workers")) opt_workers = atoi(v);
@@ -857,7 +873,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--deflate")) opt_deflate = 1;
     else { fprintf(stderr, "loadgen: unknown or incomplete option %s\n", a); usage(); }
   }
-  if (!opt_port || opt_depth < 1 || opt_workers < 1) usage();
+  if (!opt_port || opt_depth < 1 || opt_workers < 1 || opt_batch < 1 || opt_batch > opt_depth) usage();
   if (opt_src_addrs < 0) opt_src_addrs = mode == M_ECHO ? 1 : 16;
   raise_nofile();
   rng_state ^= (uint64_t)getpid() * 0x2545F4914F6CDD1Dull;
