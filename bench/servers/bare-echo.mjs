@@ -88,18 +88,12 @@ function serveFrames(socket) {
   socket.on("data", onData);
 }
 
-/**
- * One write per read: heads and payloads of up to 512 bytes joined into one buffer per run,
- * larger payloads handed to writev as they are (never copied).
- */
+/** Payloads up to this size are joined with their neighbours; larger ones go to writev as they are. */
+const SMALL = 512;
+
+/** One write per read: runs of heads and small payloads joined, larger payloads never copied. */
 function flush(socket, out) {
-  let allSmall = true;
-  let total = 0;
-  for (const b of out) {
-    total += b.length;
-    if (b.length > SMALL) allSmall = false;
-  }
-  if (allSmall) return void socket.write(out.length === 1 ? out[0] : Buffer.concat(out, total));
+  if (out.every((b) => b.length <= SMALL)) return void socket.write(joined(out));
   socket.cork();
   let run = [];
   for (const b of out) {
@@ -107,14 +101,17 @@ function flush(socket, out) {
       run.push(b);
       continue;
     }
-    if (run.length > 0) socket.write(run.length === 1 ? run[0] : Buffer.concat(run));
+    if (run.length > 0) socket.write(joined(run));
     run = [];
     socket.write(b);
   }
-  if (run.length > 0) socket.write(run.length === 1 ? run[0] : Buffer.concat(run));
+  if (run.length > 0) socket.write(joined(run));
   socket.uncork();
 }
-const SMALL = 512;
+
+function joined(list) {
+  return list.length === 1 ? list[0] : Buffer.concat(list);
+}
 
 /** Bytes of the frame starting at `offset`, or -1 when its head is not all there. */
 function frameSize(buf, offset = 0) {

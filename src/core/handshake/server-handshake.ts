@@ -67,12 +67,22 @@ function refuse(
 function resourcePath(target: string): string | { error: string } {
   if (target.includes("#")) return { error: `request-target ${JSON.stringify(target)} contains a fragment ("#")` };
   if (target.startsWith("/")) return target;
-  const m = /^(?:https?|wss?):\/\/[^/?]*(.*)$/i.exec(target);
-  if (!m) {
+  const absolute = splitAbsoluteForm(target);
+  if (!absolute) {
     return { error: `request-target ${JSON.stringify(target)} is neither a path nor an absolute http(s)/ws(s) URI` };
   }
-  const rest = m[1] ?? "";
-  return rest.startsWith("/") ? rest : "/" + rest;
+  return absolute.rest.startsWith("/") ? absolute.rest : "/" + absolute.rest;
+}
+
+const ABSOLUTE_FORM = /^(?:https?|wss?):\/\/([^/?]*)(.*)$/i;
+
+/**
+ * An absolute-form target of an upgrade (http, https, ws or wss) split into its
+ * authority and what follows it; null for any other target. @internal
+ */
+export function splitAbsoluteForm(target: string): { authority: string; rest: string } | null {
+  const m = ABSOLUTE_FORM.exec(target);
+  return m ? { authority: m[1]!, rest: m[2]! } : null;
 }
 
 /** Split a list header across its lines, trimming OWS and dropping empty elements. */

@@ -22,6 +22,7 @@ import { requestBodyFraming, LengthDecoder, type BodyDecoder } from "../../core/
 import { ChunkedDecoder } from "../../core/http/chunked.js";
 import { errorPage } from "../../core/http/error-page.js";
 import { RequestHeadParser, type HttpRequestHead } from "../../core/http/head-parser.js";
+import { splitAbsoluteForm } from "../../core/handshake/server-handshake.js";
 import { parseRequestPath } from "../../core/http/request-path.js";
 import { buildResponseHead, type HeadersInit } from "../../core/http/response-head.js";
 import { sniffHttp } from "../../core/http/method-sniff.js";
@@ -51,13 +52,10 @@ type Phase =
   /** Handed over (upgrade, raw) or failed: this role reads nothing more. */
   | "gone";
 
-/** The authority of an absolute-form target, in the schemes an upgrade accepts (resourcePath() in core/handshake/server-handshake.ts). */
-const ABSOLUTE_FORM = /^(?:https?|wss?):\/\/([^/?#]*)/i;
-
-/** The host an absolute-form target names; null for origin-form, or an authority with no usable host. */
+/** The host an upgrade's absolute-form target names; null for origin-form, or an authority with no usable host. */
 function absoluteFormHost(target: string): string | null {
   if (target.startsWith("/")) return null;
-  const host = ABSOLUTE_FORM.exec(target)?.[1];
+  const host = splitAbsoluteForm(target)?.authority;
   return host === undefined || host === "" || host.includes("@") ? null : host;
 }
 
